@@ -1,0 +1,8 @@
+//! Simulator: reads real GPS traces and replays them through cctrack's real ingest protocols.
+//!
+//! [`trace`] reads GPX, GeoLife PLT, CSV, GeoJSON and NMEA into one model and
+//! describes it ([`trace::stats()`]); the `cctrack-sim` binary's `inspect` command is
+//! a thin front end over it.
+
+pub mod inspect;
+pub mod trace;
