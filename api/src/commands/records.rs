@@ -1,0 +1,212 @@
+//! Commands that create and list records: persons, devices, fences, tracks, alarms.
+
+use std::fmt::Write;
+
+use anyhow::{anyhow, Context};
+use chrono::{Months, Utc};
+use geofence::crs::Crs;
+use geofence::FenceKind;
+use tracker::device::Protocol;
+use tracker::person::{CorrectionType, Level, NewPerson};
+
+use super::emit;
+use crate::cli::{AlarmsArgs, EnrolArgs, FenceAddArgs, PersonAddArgs, TrackArgs};
+
+fn json_line(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    emit(&(serde_json::to_string_pretty(v)? + "\n"))
+}
+
+pub async fn add_person(pool: sqlx::PgPool, a: PersonAddArgs) -> anyhow::Result<()> {
+    let level: Level = a.level.parse().map_err(|e| anyhow!("--level: {e}"))?;
+    let correction_type: CorrectionType = a.correction_type.parse().map_err(|e| anyhow!("--type: {e}"))?;
+    if let Some(k) = a.key_interval {
+        anyhow::ensure!(k == 30 || k == 60, "--key-interval: 重点 persons are located every 30 or 60 minutes, not {k}");
+    }
+    let today = tracker::time::local(Utc::now()).date_naive();
+    let term_start = a.term_start.unwrap_or(today);
+    let term_end = a.term_end.unwrap_or(term_start + Months::new(12));
+    anyhow::ensure!(term_end >= term_start, "--term-end: {term_end} is before --term-start {term_start}");
+    anyhow::ensure!(!a.name.trim().is_empty(), "--name: must not be empty");
+    let id = tracker::person::create(
+        &pool,
+        &NewPerson {
+            office_id: a.office,
+            name: a.name.trim().to_string(),
+            correction_type,
+            term_start,
+            term_end,
+            level,
+            key_interval_min: a.key_interval,
+            consent_from: Utc::now() - chrono::Duration::days(1),
+            consent_ref: a.consent_ref,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(d)
+            if d.constraint() == Some("persons_office_id_fkey") || d.constraint() == Some("persons_office_kind") =>
+        {
+            anyhow!("--office: {} is not a judicial office (see `cctrack orgs`)", a.office)
+        }
+        other => other.into(),
+    })?;
+    if a.json {
+        json_line(&serde_json::json!({"id": id}))
+    } else {
+        emit(&format!("person {id} added ({}, consent on record)\n", level.label_zh()))
+    }
+}
+
+pub async fn list_persons(pool: sqlx::PgPool, json: bool) -> anyhow::Result<()> {
+    let persons = tracker::person::list(&pool).await?;
+    if json {
+        return json_line(&persons);
+    }
+    let mut text = String::new();
+    for p in &persons {
+        writeln!(
+            text,
+            "{:>6}  {:<10} {:<9}{} {}",
+            p.id,
+            p.name,
+            p.level,
+            if p.is_key { " 重点" } else { "" },
+            p.office_name
+        )?;
+    }
+    emit(&text)
+}
+
+pub async fn enrol(pool: sqlx::PgPool, a: EnrolArgs) -> anyhow::Result<()> {
+    let protocol: Protocol = a.protocol.parse().map_err(|e| anyhow!("--protocol: {e}"))?;
+    let crs: Crs = a.crs.parse().map_err(|e| anyhow!("--crs: {e}"))?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM persons WHERE id = $1)")
+        .bind(a.person)
+        .fetch_one(&pool)
+        .await?;
+    anyhow::ensure!(exists, "--person: no person {}", a.person);
+    let e = tracker::device::enrol(&pool, a.person, protocol, crs, None).await?;
+    if a.json {
+        return json_line(&e);
+    }
+    let server = a.server.trim_end_matches('/');
+    let how = match protocol {
+        Protocol::Osmand => format!(
+            "Traccar Client: Server URL = the OsmAnd listener (default http://<server>:5055), Device identifier = {}",
+            e.enrolment_id
+        ),
+        Protocol::Owntracks => format!(
+            "OwnTracks (HTTP mode): URL = {server}/ingest/owntracks, Username = {}, Password = {}",
+            e.enrolment_id, e.token
+        ),
+        Protocol::Native => {
+            format!("POST {server}/ingest/v1/fixes with Authorization: Bearer {}.{}", e.enrolment_id, e.token)
+        }
+    };
+    emit(&format!(
+        "device {} enrolled for person {}\n  enrolment id: {}\n  token (shown once): {}\n  {how}\n",
+        e.device_id, e.person_id, e.enrolment_id, e.token
+    ))
+}
+
+pub async fn add_fence(pool: sqlx::PgPool, a: FenceAddArgs) -> anyhow::Result<()> {
+    let kind = match a.kind.as_str() {
+        "inclusion" => FenceKind::Inclusion,
+        "exclusion" => FenceKind::Exclusion,
+        other => anyhow::bail!("--kind: {other:?} is neither inclusion nor exclusion"),
+    };
+    let crs: Crs = a.crs.parse().map_err(|e| anyhow!("--crs: {e}"))?;
+    let text = std::fs::read_to_string(&a.geojson)
+        .with_context(|| format!("--geojson: cannot read {}", a.geojson.display()))?;
+    let geojson: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("--geojson: {} is not JSON", a.geojson.display()))?;
+    let schedule = match &a.schedule {
+        Some(s) => Some(serde_json::from_str(s).context("--schedule: not JSON")?),
+        None => None,
+    };
+    let name = a.name.unwrap_or_else(|| match kind {
+        FenceKind::Inclusion => "活动区域".to_string(),
+        FenceKind::Exclusion => "禁止区域".to_string(),
+    });
+    let id = tracker::fence::add(
+        &pool,
+        &tracker::fence::NewFence {
+            person_id: Some(a.person),
+            organisation_id: None,
+            name,
+            kind,
+            geojson,
+            crs,
+            schedule,
+            valid_from: None,
+            valid_to: None,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        tracker::fence::FenceStoreError::Geometry(g) => anyhow!("--geojson: {g}"),
+        tracker::fence::FenceStoreError::Schedule(s) => anyhow!("--schedule: {s}"),
+        tracker::fence::FenceStoreError::NoPerson(p) => anyhow!("--person: no person {p}"),
+        other => other.into(),
+    })?;
+    if a.json {
+        json_line(&serde_json::json!({"id": id}))
+    } else {
+        emit(&format!("fence {id} added\n"))
+    }
+}
+
+pub async fn track(pool: sqlx::PgPool, a: TrackArgs) -> anyhow::Result<()> {
+    let points = tracker::track::track(&pool, a.person, a.from, a.to, "cli").await?;
+    if a.json {
+        return json_line(&points);
+    }
+    let mut text = String::new();
+    for p in &points {
+        let verdicts: Vec<String> = p
+            .verdicts
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| format!("fence {} {} {}m", v["fence"], v["position"].as_str().unwrap_or("?"), v["distance_m"]))
+            .collect();
+        writeln!(
+            text,
+            "{}  {:.6},{:.6}  ±{}m  {}",
+            p.time.to_rfc3339(),
+            p.lat,
+            p.lon,
+            p.accuracy_m.map(|a| a.to_string()).unwrap_or("?".into()),
+            verdicts.join("; ")
+        )?;
+    }
+    emit(&text)
+}
+
+pub async fn alarms(pool: sqlx::PgPool, a: AlarmsArgs) -> anyhow::Result<()> {
+    if let Some(s) = &a.state {
+        anyhow::ensure!(
+            ["open", "acknowledged", "resolved", "dismissed"].contains(&s.as_str()),
+            "--state: {s:?} is not open, acknowledged, resolved or dismissed"
+        );
+    }
+    let alarms = tracker::track::alarms(&pool, a.person, a.state.as_deref()).await?;
+    if a.json {
+        return json_line(&alarms);
+    }
+    let mut text = String::new();
+    for al in &alarms {
+        writeln!(
+            text,
+            "{:>6}  {}  {:<16} {:<12} person {} fence {:?} evidence {}",
+            al.id,
+            al.opened_at.to_rfc3339(),
+            al.kind,
+            al.state,
+            al.person,
+            al.fence,
+            al.evidence
+        )?;
+    }
+    emit(&text)
+}

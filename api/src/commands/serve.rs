@@ -1,0 +1,46 @@
+//! `cctrack serve` and `cctrack demo`.
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::server::{self, AppState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Serve,
+    Demo,
+}
+
+pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
+    let db = super::open_database(&config).await?;
+    let result = serve_until_signal(&config, mode, &db).await;
+    // The embedded cluster is stopped whatever happened above, so that no server outlives us.
+    if let Err(e) = db.shutdown().await {
+        tracing::error!(error = %e, "stopping the embedded database");
+    } else {
+        tracing::info!("database stopped");
+    }
+    result
+}
+
+async fn serve_until_signal(config: &Config, mode: Mode, db: &tracker::db::Database) -> anyhow::Result<()> {
+    let pool = db.connect_and_migrate().await.context("connecting to the database")?;
+    if mode == Mode::Demo {
+        super::demo::prepare(&pool, &config.data_dir).await?;
+    }
+    let listener =
+        server::bind(config.listen).await.with_context(|| format!("listen: cannot bind {}", config.listen))?;
+    let osmand = server::bind(config.osmand_listen)
+        .await
+        .with_context(|| format!("osmand_listen: cannot bind {}", config.osmand_listen))?;
+    let addr = listener.local_addr()?;
+    let osmand_addr = osmand.local_addr()?;
+    tracing::info!(%addr, %osmand_addr, "cctrack listening");
+    // Scripts and tests wait for these lines; the main one comes last.
+    println!("cctrack osmand listening on http://{osmand_addr} (Traccar Client server URL)");
+    println!("cctrack listening on http://{addr} (health: http://{addr}/healthz)");
+    let state = AppState::new(pool.clone(), Default::default());
+    server::serve(listener, osmand, state, server::shutdown_signal()).await.context("HTTP server")?;
+    pool.close().await;
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! One error type for every HTTP handler; each variant is an HTTP outcome.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed; `field` names what is wrong.
+    #[error("{field}: {message}")]
+    BadRequest { field: String, message: String },
+    /// 401: no or wrong credentials (never says which).
+    #[error("authentication required")]
+    Unauthorized { basic_realm: bool },
+    /// 403: an identifier that is unknown, retired or not allowed (never says which).
+    #[error("unknown device")]
+    UnknownDevice,
+    /// 503: the database is unavailable; nothing was stored, retry later.
+    #[error("temporarily unavailable")]
+    Unavailable,
+    /// 500: a bug or an unexpected failure; logged, shown bare.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::BadRequest { field: field.into(), message: message.into() }
+    }
+}
+
+impl From<tracker::ingest::IngestError> for ApiError {
+    fn from(e: tracker::ingest::IngestError) -> Self {
+        match e {
+            tracker::ingest::IngestError::Unavailable(err) => {
+                tracing::warn!(error = %err, "ingest: database unavailable");
+                ApiError::Unavailable
+            }
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        tracing::warn!(error = %e, "database error");
+        ApiError::Unavailable
+    }
+}
+
+/// Seconds a client should wait before retrying after a 503.
+const RETRY_AFTER_S: &str = "5";
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::BadRequest { field, message } => {
+                (StatusCode::BAD_REQUEST, Json(json!({"error": format!("{field}: {message}"), "field": field})))
+                    .into_response()
+            }
+            ApiError::Unauthorized { basic_realm } => {
+                let mut r =
+                    (StatusCode::UNAUTHORIZED, Json(json!({"error": "authentication required"}))).into_response();
+                let challenge = if basic_realm { "Basic realm=\"cctrack\"" } else { "Bearer" };
+                r.headers_mut().insert(header::WWW_AUTHENTICATE, challenge.parse().expect("static header"));
+                r
+            }
+            ApiError::UnknownDevice => {
+                (StatusCode::FORBIDDEN, Json(json!({"error": "unknown device"}))).into_response()
+            }
+            ApiError::Unavailable => {
+                let mut r =
+                    (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "temporarily unavailable, retry later"})))
+                        .into_response();
+                r.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_S.parse().expect("static header"));
+                r
+            }
+            ApiError::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": "internal error"}))).into_response()
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! `POST /ingest/v1/fixes`: `Authorization: Bearer <enrolment id>.<token>`, a batch of up to
+//! 1000 fixes (see `tracker::ingest::protocol::native`). 200 with the report when at least one
+//! fix was taken or all were duplicates; 422 when every fix was refused.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use tracker::ingest::{fix::NATIVE_FIELDS, protocol::native, IngestReport};
+
+use crate::error::ApiError;
+use crate::server::AppState;
+
+pub async fn post_fixes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<IngestReport>), ApiError> {
+    let credentials = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized { basic_realm: false })?;
+    let (enrolment, token) = credentials.trim().split_once('.').ok_or(ApiError::Unauthorized { basic_realm: false })?;
+    let device =
+        state.devices.authenticate(enrolment, token).await?.ok_or(ApiError::Unauthorized { basic_realm: false })?;
+    let value = super::parse_json(&body)?;
+    let decoded = native::decode(&value).map_err(|e| ApiError::bad(e.field, e.message))?;
+    let total = decoded.len();
+    let report = state.ingestor.ingest(&device, decoded, &NATIVE_FIELDS, &|i| format!("fixes[{i}].")).await?;
+    let status = if report.errors.len() == total { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, Json(report)))
+}

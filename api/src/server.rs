@@ -1,0 +1,99 @@
+//! The axum application: one state struct, one router per feature, graceful shutdown.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tracker::device::DeviceDirectory;
+use tracker::ingest::{IngestConfig, Ingestor};
+
+/// Shared by every handler; cheap to clone (everything is behind an `Arc`).
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub ingestor: Arc<Ingestor>,
+    pub devices: Arc<DeviceDirectory>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, ingest: IngestConfig) -> Self {
+        AppState {
+            ingestor: Arc::new(Ingestor::new(pool.clone(), ingest)),
+            devices: Arc::new(DeviceDirectory::new(pool.clone())),
+            pool,
+        }
+    }
+}
+
+/// The main port: health and ingest (native, OwnTracks); the staff API and console join here.
+pub fn router(state: AppState) -> Router {
+    Router::new().route("/healthz", get(healthz)).merge(crate::ingest::router()).with_state(state)
+}
+
+/// 200 once the server is ready and its database answers; 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    match sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool).await {
+        Ok(_) => {
+            (StatusCode::OK, Json(json!({"status": "ok", "database": "ok", "version": env!("CARGO_PKG_VERSION")})))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "database": "unreachable"})))
+        }
+    }
+}
+
+/// A bound listener, so callers (and tests, with port 0) know the address before serving.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves the main and the OsmAnd listener until `shutdown` completes, then finishes in-flight
+/// requests on both.
+pub async fn serve(
+    main: TcpListener,
+    osmand: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let main_server = axum::serve(main, router(state.clone())).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let osmand_server =
+        axum::serve(osmand, crate::ingest::osmand_router(state)).with_graceful_shutdown(stopped(stop_rx));
+    let signal = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    let (a, b, ()) = tokio::join!(main_server.into_future(), osmand_server.into_future(), signal);
+    a.and(b)
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+}

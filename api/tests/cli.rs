@@ -1,0 +1,83 @@
+//! The `cctrack` binary as a user runs it: boundary import, `orgs --json`, `serve` with
+//! `/healthz` and a clean stop on SIGTERM, and the whole `demo` on its own embedded cluster.
+
+mod common;
+
+use std::process::Stdio;
+
+use cctrack_tests::TestDb;
+use common::{address_after, cctrack_bin as cctrack, http, run_json, terminate, wait_listening, Server};
+use serde_json::Value;
+
+#[tokio::test]
+async fn import_list_and_serve_against_an_external_database() {
+    let db = TestDb::new().await.unwrap();
+    let imported = run_json(
+        cctrack().args(["boundaries", "import", "--adcode", "210800", "--json"]).env("CCTRACK_DATABASE_URL", &db.url),
+    );
+    assert_eq!(imported.as_array().unwrap().len(), 7);
+
+    let orgs = run_json(cctrack().args(["orgs", "--json"]).env("CCTRACK_DATABASE_URL", &db.url));
+    let orgs = orgs.as_array().unwrap();
+    assert_eq!(orgs.len(), 7);
+    assert_eq!(orgs[0]["kind"], "city");
+    assert_eq!(orgs[0]["parent"], Value::Null);
+    let city_id = orgs[0]["id"].clone();
+    let counties: Vec<&Value> = orgs.iter().filter(|o| o["kind"] == "county").collect();
+    assert_eq!(counties.len(), 6);
+    let sum: f64 = counties.iter().map(|c| c["area_km2"].as_f64().unwrap()).sum();
+    let city = orgs[0]["area_km2"].as_f64().unwrap();
+    assert!((sum - city).abs() / city < 0.005, "districts {sum} km² vs city {city} km²");
+    assert!(counties.iter().all(|c| c["parent"] == city_id && c["adcode"].as_str().unwrap().starts_with("2108")));
+
+    let server = Server::start(&db.url);
+    let (status, _, body) = http(&server.main, "GET", "/healthz", &[], b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let health: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(http(&server.main, "GET", "/no-such-page", &[], b"").0, 404);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn bad_configuration_is_reported_with_the_field() {
+    let out = cctrack().args(["orgs", "--json"]).env("CCTRACK_DATABASE_URL", "mysql://nope").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database_url"));
+    let out = cctrack()
+        .args(["boundaries", "import", "--adcode", "210801", "--from", "/nonexistent"])
+        .env("CCTRACK_DATABASE_URL", "postgres://127.0.0.1:1/x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn demo_runs_on_its_own_embedded_cluster_and_stops_it() {
+    let dir = std::env::temp_dir().join(format!("cctrack-demo-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = cctrack()
+        .args(["demo", "--listen", "127.0.0.1:0", "--osmand-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let printed = wait_listening(&mut child);
+    let addr = address_after(&printed, "cctrack listening on http://");
+    for role in ["city_admin", "county_admin", "office_staff", "auditor"] {
+        assert!(printed.iter().any(|l| l.contains(role)), "no {role} account printed: {printed:?}");
+    }
+    assert_eq!(http(&addr, "GET", "/healthz", &[], b"").0, 200);
+
+    // A CLI command beside the running demo adopts its database and leaves it running.
+    let orgs = run_json(cctrack().args(["orgs", "--json", "--data-dir"]).arg(&dir));
+    let orgs = orgs.as_array().unwrap();
+    assert_eq!(orgs.iter().filter(|o| o["kind"] == "county").count(), 6);
+    assert!(orgs.iter().filter(|o| o["kind"] == "office").count() >= 6);
+    assert_eq!(http(&addr, "GET", "/healthz", &[], b"").0, 200);
+
+    assert!(terminate(&mut child).success());
+    let pid_file = dir.join("pg/postmaster.pid");
+    assert!(!pid_file.exists(), "embedded PostgreSQL still running after the demo stopped");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,156 @@
+//! Running the real `cctrack` binary from tests: commands, a server on free ports, raw HTTP.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary with a clean environment (no database URL unless given).
+pub fn cctrack_bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cctrack"));
+    c.env_remove("CCTRACK_DATABASE_URL").env("RUST_LOG", "warn");
+    c
+}
+
+/// The binary pointed at the database `url`.
+pub fn cctrack(url: &str) -> Command {
+    let mut c = cctrack_bin();
+    c.env("CCTRACK_DATABASE_URL", url);
+    c
+}
+
+/// Runs a command that must succeed and print JSON.
+pub fn run_json(cmd: &mut Command) -> Value {
+    let out = cmd.output().expect("cctrack runs");
+    assert!(out.status.success(), "{:?} failed: {}", cmd, String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// One HTTP/1.1 request; returns (status, head, body).
+pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        if !v.is_empty() {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP response has a head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut body = raw[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    (status, head, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(line_end) = b.windows(2).position(|w| w == b"\r\n") else { return out };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..line_end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[line_end + 2..line_end + 2 + size]);
+        b = &b[line_end + 2 + size + 2..];
+    }
+}
+
+/// Waits for "cctrack listening on http://ADDR"; returns the lines printed up to it.
+pub fn wait_listening(child: &mut Child) -> Vec<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            let done = line.starts_with("cctrack listening on http://");
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("cctrack exited early with {status}; output: {seen:?}");
+        }
+    }
+    panic!("cctrack did not start listening; output: {seen:?}");
+}
+
+/// The address printed after `prefix` ("cctrack listening on http://").
+pub fn address_after(lines: &[String], prefix: &str) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|r| r.split_whitespace().next())
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no {prefix:?} line in {lines:?}"))
+}
+
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "cctrack did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `cctrack serve` on free loopback ports against the database `url`; stopped on drop.
+pub struct Server {
+    child: Child,
+    pub main: String,
+    pub osmand: String,
+}
+
+impl Server {
+    pub fn start(url: &str) -> Server {
+        let mut child = cctrack(url)
+            .args(["serve", "--listen", "127.0.0.1:0", "--osmand-listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = wait_listening(&mut child);
+        Server {
+            main: address_after(&lines, "cctrack listening on http://"),
+            osmand: address_after(&lines, "cctrack osmand listening on http://"),
+            child,
+        }
+    }
+
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        terminate(&mut self.child)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            terminate(&mut self.child);
+        }
+    }
+}

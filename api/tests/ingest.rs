@@ -1,0 +1,337 @@
+//! Ingest end to end: a real `cctrack serve` on a test database, phones simulated with the
+//! requests Traccar Client, OwnTracks and the native API really send, and the results read back
+//! with `cctrack track` / `cctrack alarms` as staff would.
+
+mod common;
+
+use chrono::{Duration, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use common::{cctrack, http, run_json, Server};
+
+/// 营口 city centre (WGS-84) and a point 5 km east of it.
+const HOME: (f64, f64) = (122.235, 40.667);
+const FAR_EAST_LON: f64 = 122.294;
+
+struct World {
+    db: cctrack_tests::TestDb,
+    person: i64,
+}
+
+/// A county, an office and one person with consent.
+async fn world() -> World {
+    let db = cctrack_tests::TestDb::new().await.unwrap();
+    let office: i64 = sqlx::query_scalar(
+        "WITH c AS (INSERT INTO organisations (kind, name, adcode) VALUES ('city', '营口市', '210800') RETURNING id),
+              k AS (INSERT INTO organisations (kind, parent_id, name, adcode) SELECT 'county', id, '站前区', '210802' FROM c RETURNING id)
+         INSERT INTO organisations (kind, parent_id, name) SELECT 'office', id, '跃进司法所' FROM k RETURNING id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let added = run_json(cctrack(&db.url).args([
+        "persons",
+        "add",
+        "--office",
+        &office.to_string(),
+        "--name",
+        "张三",
+        "--level",
+        "strict",
+        "--json",
+    ]));
+    let person = added["id"].as_i64().unwrap();
+    World { db, person }
+}
+
+/// Enrols a phone, backdated a day so that tests may send fixes from the last hours (fixes from
+/// before enrolment are refused).
+async fn enrol(w: &World, protocol: &str) -> (String, String) {
+    let e = run_json(cctrack(&w.db.url).args([
+        "device",
+        "enrol",
+        "--person",
+        &w.person.to_string(),
+        "--protocol",
+        protocol,
+        "--json",
+    ]));
+    sqlx::query("UPDATE devices SET enrolled_at = now() - interval '1 day' WHERE id = $1")
+        .bind(e["device_id"].as_i64().unwrap())
+        .execute(&w.db.pool)
+        .await
+        .unwrap();
+    (e["enrolment_id"].as_str().unwrap().to_string(), e["token"].as_str().unwrap().to_string())
+}
+
+fn add_fence(w: &World, kind: &str, geojson: &Value, extra: &[&str]) -> i64 {
+    let path = std::env::temp_dir().join(format!("cctrack-fence-{}-{}.geojson", std::process::id(), rand_suffix()));
+    std::fs::write(&path, geojson.to_string()).unwrap();
+    let mut cmd = cctrack(&w.db.url);
+    cmd.args(["fence", "add", "--person", &w.person.to_string(), "--kind", kind, "--geojson"])
+        .arg(&path)
+        .args(extra)
+        .arg("--json");
+    let out = run_json(&mut cmd);
+    std::fs::remove_file(&path).unwrap();
+    out["id"].as_i64().unwrap()
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::Instant::now())
+}
+
+fn circle(lon: f64, lat: f64, radius_m: f64) -> Value {
+    json!({"type": "Feature", "properties": {"radius_m": radius_m}, "geometry": {"type": "Point", "coordinates": [lon, lat]}})
+}
+
+fn track(w: &World) -> Vec<Value> {
+    run_json(cctrack(&w.db.url).args(["track", "--person", &w.person.to_string(), "--json"]))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn alarms(w: &World) -> Vec<Value> {
+    run_json(cctrack(&w.db.url).args(["alarms", "--person", &w.person.to_string(), "--json"]))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn iso(t: chrono::DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn native(server: &Server, auth: &str, body: &Value) -> (u16, Value) {
+    let (status, _, body) = http(
+        &server.main,
+        "POST",
+        "/ingest/v1/fixes",
+        &[("Authorization", auth), ("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    );
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn native_batches_are_validated_deduplicated_and_stored() {
+    let w = world().await;
+    let (enrolment, token) = enrol(&w, "native").await;
+    let server = Server::start(&w.db.url);
+    let auth = format!("Bearer {enrolment}.{token}");
+    let t0 = Utc::now() - Duration::minutes(30);
+    let batch = json!({"fixes": [
+        {"seq": 1, "time": iso(t0), "lat": HOME.1, "lon": HOME.0, "accuracy_m": 10, "source": "gps", "battery_pct": 80},
+        {"seq": 2, "time": iso(t0 + Duration::minutes(1)), "lat": 91.0, "lon": HOME.0},
+        {"seq": 3, "time": iso(t0 + Duration::minutes(2)), "lat": HOME.1, "lon": HOME.0 + 0.001, "accuracy_m": 12},
+        {"seq": 4, "time": iso(Utc::now() + Duration::hours(1)), "lat": HOME.1, "lon": HOME.0},
+    ]});
+    let (status, reply) = native(&server, &auth, &batch);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["accepted"], 2);
+    assert_eq!(reply["duplicates"], 0);
+    let fields: Vec<&str> = reply["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["fixes[1].lat", "fixes[3].time"]);
+
+    // A phone re-sends after a timeout: nothing is stored twice.
+    let (status, reply) = native(&server, &auth, &batch);
+    assert_eq!(status, 200);
+    assert_eq!((reply["accepted"].as_u64(), reply["duplicates"].as_u64()), (Some(0), Some(2)));
+    // Same time under a new sequence number is a duplicate too.
+    let again = json!({"fixes": [{"seq": 99, "time": iso(t0), "lat": HOME.1, "lon": HOME.0}]});
+    assert_eq!(native(&server, &auth, &again).1["duplicates"], 1);
+
+    // Out of order: an older fix arriving late is stored and the track stays in time order.
+    let late = json!({"fixes": [{"seq": 5, "time": iso(t0 - Duration::minutes(5)), "lat": HOME.1, "lon": HOME.0, "accuracy_m": 8}]});
+    assert_eq!(native(&server, &auth, &late).1["accepted"], 1);
+    let points = track(&w);
+    assert_eq!(points.len(), 3);
+    let times: Vec<&str> = points.iter().map(|p| p["time"].as_str().unwrap()).collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted);
+
+    // GCJ-02 input is stored in WGS-84.
+    let (glon, glat) = geofence::crs::wgs84_to_gcj02(HOME.0, HOME.1);
+    let gcj = json!({"crs": "gcj02", "fixes": [{"seq": 6, "time": iso(t0 + Duration::minutes(3)), "lat": glat, "lon": glon, "accuracy_m": 5}]});
+    assert_eq!(native(&server, &auth, &gcj).1["accepted"], 1);
+    let stored = track(&w).into_iter().find(|p| p["input_crs"] == "gcj02").unwrap();
+    let err_m = geofence::distance_m((stored["lon"].as_f64().unwrap(), stored["lat"].as_f64().unwrap()), HOME);
+    assert!(err_m < 0.5, "GCJ-02 round trip off by {err_m} m");
+
+    // Refusals: no token, wrong token, bad JSON, all items bad.
+    assert_eq!(native(&server, "", &batch).0, 401);
+    assert_eq!(native(&server, &format!("Bearer {enrolment}.wrong"), &batch).0, 401);
+    let (status, _, body) = http(&server.main, "POST", "/ingest/v1/fixes", &[("Authorization", &auth)], b"{not json");
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let (status, reply) = native(&server, &auth, &json!({"fixes": [{"time": iso(t0), "lat": 1, "lon": 400}]}));
+    assert_eq!((status, reply["errors"][0]["field"].as_str()), (422, Some("fixes[0].lon")));
+    let (status, reply) = native(&server, &auth, &json!({"fixes": "nope"}));
+    assert_eq!((status, reply["field"].as_str()), (400, Some("fixes")));
+}
+
+#[tokio::test]
+async fn traccar_client_and_owntracks_requests_as_the_apps_send_them() {
+    let w = world().await;
+    let (osmand_id, _) = enrol(&w, "osmand").await;
+    let (ot_user, ot_pass) = enrol(&w, "owntracks").await;
+    let server = Server::start(&w.db.url);
+    let t = Utc::now() - Duration::minutes(10);
+
+    // Legacy Android Traccar Client: POST, empty body, everything in the query, speed in knots.
+    let q = format!("/?id={osmand_id}&timestamp={}&lat={}&lon={}&speed=10.0&bearing=90.0&altitude=5.0&accuracy=0.0&batt=87.0&charge=true", t.timestamp(), HOME.1, HOME.0);
+    let (status, _, body) = http(&server.osmand, "POST", &q, &[], b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    // The same by GET is a duplicate, still 200 so the app moves on.
+    assert_eq!(http(&server.osmand, "GET", &q, &[], b"").0, 200);
+    // Flutter Traccar Client JSON form.
+    let flutter = json!({"location": {"timestamp": iso(t + Duration::seconds(30)), "coords": {"latitude": HOME.1, "longitude": HOME.0, "accuracy": 5, "speed": 1.5, "heading": -1, "altitude": 5}, "is_moving": true, "battery": {"level": 0.5, "is_charging": false}, "extras": {}}, "device_id": osmand_id});
+    let (status, _, _) =
+        http(&server.osmand, "POST", "/", &[("Content-Type", "application/json")], flutter.to_string().as_bytes());
+    assert_eq!(status, 200);
+    // Unknown device: refused, with the same answer whatever the id.
+    let (status, _, body) =
+        http(&server.osmand, "POST", &format!("/?id=nosuchdevice&lat=1&lon=2&timestamp={}", t.timestamp()), &[], b"");
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    // A bad fix is a 400 naming the field.
+    let (status, _, body) =
+        http(&server.osmand, "POST", &format!("/?id={osmand_id}&lat=95&lon=2&timestamp={}", t.timestamp()), &[], b"");
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("lat"));
+
+    // OwnTracks HTTP mode with basic auth.
+    let basic = format!("Basic {}", base64(&format!("{ot_user}:{ot_pass}")));
+    let loc = json!({"_type": "location", "acc": 10, "alt": 20, "batt": 30, "cog": 56, "conn": "w", "lat": HOME.1, "lon": HOME.0, "tid": "ph", "tst": (t + Duration::minutes(1)).timestamp(), "vel": 36});
+    let (status, _, body) = http(
+        &server.main,
+        "POST",
+        "/ingest/owntracks",
+        &[("Authorization", &basic), ("Content-Type", "application/json; charset=utf-8")],
+        loc.to_string().as_bytes(),
+    );
+    assert_eq!((status, String::from_utf8_lossy(&body).as_ref()), (200, "[]"));
+    let other = json!({"_type": "transition", "event": "leave", "tst": t.timestamp()});
+    let (status, _, body) =
+        http(&server.main, "POST", "/ingest/owntracks", &[("Authorization", &basic)], other.to_string().as_bytes());
+    assert_eq!((status, String::from_utf8_lossy(&body).as_ref()), (200, "[]"));
+    let wrong = format!("Basic {}", base64(&format!("{ot_user}:nope")));
+    assert_eq!(
+        http(&server.main, "POST", "/ingest/owntracks", &[("Authorization", &wrong)], loc.to_string().as_bytes()).0,
+        401
+    );
+
+    let points = track(&w);
+    assert_eq!(points.len(), 3, "{points:#?}");
+    assert!((points[0]["speed_mps"].as_f64().unwrap() - 5.144).abs() < 0.01, "knots → m/s");
+    assert_eq!(points[0]["accuracy_m"], Value::Null, "accuracy=0 from the legacy app is not exact");
+    assert_eq!(points[1]["battery_pct"], 50);
+    assert!((points[2]["speed_mps"].as_f64().unwrap() - 10.0).abs() < 0.01, "km/h → m/s");
+}
+
+#[tokio::test]
+async fn breaches_open_alarms_and_doubtful_fixes_ask_for_confirmation() {
+    let w = world().await;
+    let (enrolment, token) = enrol(&w, "native").await;
+    let auth = format!("Bearer {enrolment}.{token}");
+    let home = add_fence(&w, "inclusion", &circle(HOME.0, HOME.1, 1000.0), &[]);
+    // A 禁止令 place 300 m north of home: a circle of 100 m.
+    let school_lat = HOME.1 + 300.0 / 111_000.0;
+    let school = add_fence(&w, "exclusion", &circle(HOME.0, school_lat, 100.0), &["--name", "学校"]);
+    let server = Server::start(&w.db.url);
+    let t0 = Utc::now() - Duration::hours(2);
+    let send = |seq: i64, minutes: i64, lon: f64, lat: f64, acc: f64| {
+        native(&server, &auth, &json!({"fixes": [{"seq": seq, "time": iso(t0 + Duration::minutes(minutes)), "lat": lat, "lon": lon, "accuracy_m": acc}]})).1
+    };
+
+    // At home: compliant, no alarm.
+    let r = send(1, 0, HOME.0, HOME.1, 10.0);
+    assert_eq!(r["accepted"], 1);
+    assert!(alarms(&w).is_empty());
+    // 20 m inside the border with a 200 m accuracy: doubtful → no alarm, a confirmation request.
+    let border_lon = HOME.0 + 980.0 / (111_320.0 * HOME.1.to_radians().cos());
+    let r = send(2, 10, border_lon, HOME.1, 200.0);
+    assert_eq!(r["location_request"]["reason"], "confirm", "{r}");
+    assert!(alarms(&w).is_empty(), "an uncertain fix never opens an alarm by itself");
+    // A second doubtful result confirms: fence_exit opens.
+    send(3, 12, border_lon, HOME.1, 200.0);
+    let open = alarms(&w);
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!(
+        (open[0]["kind"].as_str(), open[0]["state"].as_str(), open[0]["fence"].as_i64()),
+        (Some("fence_exit"), Some("open"), Some(home))
+    );
+    // Definitely outside, 5 km away: evidence on the same alarm, not a second alarm.
+    send(4, 30, FAR_EAST_LON, HOME.1, 15.0);
+    let open = alarms(&w);
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["evidence"], 2);
+    // Back home: the return is recorded, the alarm stays open for staff to clear.
+    send(5, 50, HOME.0, HOME.1, 10.0);
+    let open = alarms(&w);
+    assert_eq!(open[0]["state"], "open");
+    assert!(open[0]["returned_inside_at"].is_string());
+    // A late fix from the trip (taken before the return) is stored, attached, reopens nothing.
+    send(6, 40, FAR_EAST_LON, HOME.1, 15.0);
+    let after_late = alarms(&w);
+    assert_eq!(after_late.len(), 1);
+    assert_eq!(after_late[0]["evidence"], 3);
+    assert!(after_late[0]["returned_inside_at"].is_string(), "a late fix does not undo the return");
+
+    // Walks into the school zone with a precise fix: exclusion_entry at once.
+    send(7, 60, HOME.0, school_lat, 10.0);
+    let entry: Vec<Value> = alarms(&w).into_iter().filter(|a| a["kind"] == "exclusion_entry").collect();
+    assert_eq!(entry.len(), 1);
+    assert_eq!(entry[0]["fence"].as_i64(), Some(school));
+
+    // An implausible jump (100 km in a minute) is doubtful, not a breach by itself.
+    let far_lon = HOME.0 + 1.2;
+    let r = send(8, 61, far_lon, HOME.1, 10.0);
+    assert_eq!(r["location_request"]["reason"], "confirm");
+    let stored = track(&w);
+    assert!(stored.iter().any(|p| p["implausible"] == true));
+
+    // Verdicts are kept with each fix, in metres.
+    let at_home = &stored[0];
+    let v = at_home["verdicts"].as_array().unwrap().iter().find(|v| v["fence"] == home).unwrap();
+    assert_eq!(v["position"], "inside");
+    assert!((v["distance_m"].as_f64().unwrap() - 1000.0).abs() < 1.0, "{v}");
+}
+
+#[tokio::test]
+async fn a_person_without_legal_basis_is_not_located() {
+    let w = world().await;
+    let (enrolment, token) = enrol(&w, "native").await;
+    sqlx::query("UPDATE legal_bases SET revoked_at = now() WHERE person_id = $1")
+        .bind(w.person)
+        .execute(&w.db.pool)
+        .await
+        .unwrap();
+    let server = Server::start(&w.db.url);
+    let (status, reply) = native(
+        &server,
+        &format!("Bearer {enrolment}.{token}"),
+        &json!({"fixes": [{"time": iso(Utc::now()), "lat": HOME.1, "lon": HOME.0}]}),
+    );
+    assert_eq!(status, 422);
+    assert!(reply["errors"][0]["message"].as_str().unwrap().contains("legal basis"), "{reply}");
+    assert!(track(&w).is_empty());
+}
+
+fn base64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &c)| acc | (c as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests against a real PostgreSQL + PostGIS (one test binary, see
+//! `cctrack_tests` for the harness).
+
+mod boundaries;
+mod embedded;
+mod schema;

@@ -1,0 +1,125 @@
+//! Connection to PostgreSQL + PostGIS: an external server (`CCTRACK_DATABASE_URL`) or the
+//! embedded private cluster, and the schema migrations in `sql/migrations/`.
+
+pub mod embedded;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+
+pub use embedded::{EmbeddedCluster, EmbeddedError};
+
+/// The migrations, embedded in the binary so that `cctrack migrate` needs no source tree.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../sql/migrations");
+
+/// Name of the application database inside the embedded cluster.
+pub const DATABASE_NAME: &str = "cctrack";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("invalid database URL: {0}")]
+    Url(String),
+}
+
+/// Where the data lives for this process.
+pub enum Database {
+    External { url: String },
+    Embedded { cluster: EmbeddedCluster },
+}
+
+impl Database {
+    /// The external server when `url` is given, otherwise the embedded cluster under `data_dir`
+    /// (started, or adopted if already running).
+    pub async fn open(url: Option<&str>, data_dir: &Path) -> Result<Self, DbError> {
+        match url {
+            Some(url) => Ok(Database::External { url: url.to_string() }),
+            None => {
+                let dir = data_dir.to_path_buf();
+                let cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::start(&dir))
+                    .await
+                    .expect("embedded cluster start panicked")?;
+                ensure_database(&cluster.url("postgres"), DATABASE_NAME).await?;
+                Ok(Database::Embedded { cluster })
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Database::External { url } => url.clone(),
+            Database::Embedded { cluster } => cluster.url(DATABASE_NAME),
+        }
+    }
+
+    /// Connects, creates PostGIS if needed and applies pending migrations.
+    pub async fn connect_and_migrate(&self) -> Result<PgPool, DbError> {
+        let pool = connect(&self.url()).await?;
+        migrate(&pool).await?;
+        Ok(pool)
+    }
+
+    /// For one-shot commands: stops the embedded cluster only if this process started it, so a
+    /// CLI command run beside a serving cctrack leaves that server's database running.
+    pub async fn release(self) -> Result<(), DbError> {
+        match &self {
+            Database::Embedded { cluster } if cluster.launched() => self.shutdown().await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Stops the embedded cluster (no-op for an external server).
+    pub async fn shutdown(self) -> Result<(), DbError> {
+        if let Database::Embedded { cluster } = self {
+            tokio::task::spawn_blocking(move || cluster.stop()).await.expect("embedded cluster stop panicked")?;
+        }
+        Ok(())
+    }
+}
+
+pub async fn connect(url: &str) -> Result<PgPool, DbError> {
+    let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| DbError::Url(e.to_string()))?;
+    // Statements are not logged: fixes are personal data and ingest is hot.
+    let options = options.disable_statement_logging();
+    Ok(PgPoolOptions::new().max_connections(32).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?)
+}
+
+/// Applies pending migrations. PostGIS is created first so that a database created by hand
+/// (external server) works as long as the extension is installable.
+pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS postgis").execute(pool).await?;
+    MIGRATOR.run(pool).await?;
+    // Keep a window of fix partitions around now; the migration created a fixed range.
+    sqlx::query(
+        "SELECT ensure_fix_partitions((now() - interval '13 months')::date, (now() + interval '3 months')::date)",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Creates `name` on the server behind `admin_url` if it does not exist yet.
+pub async fn ensure_database(admin_url: &str, name: &str) -> Result<(), DbError> {
+    let mut conn = PgConnection::connect(admin_url).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await?;
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE {}", quote_ident(name))).execute(&mut conn).await?;
+    }
+    conn.close().await?;
+    Ok(())
+}
+
+/// Quotes an SQL identifier (names that cannot be bound as parameters).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

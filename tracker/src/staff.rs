@@ -1,0 +1,62 @@
+//! Staff accounts. Every account belongs to one organisation and has one role; a role sees its
+//! organisation's subtree only.
+
+use serde::Serialize;
+use sqlx::PgExecutor;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 司法所 staff: alarm queue, enrolment, fences, short leaves, level proposals.
+    OfficeStaff,
+    /// 县区司法局 designated staff: escalated alarms, level and long-leave approval, orders.
+    CountyAdmin,
+    /// 市司法局 monitoring centre: every county, reports, rankings.
+    CityAdmin,
+    /// Read-only oversight (e.g. the procuratorate), audit log.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::OfficeStaff => "office_staff",
+            Role::CountyAdmin => "county_admin",
+            Role::CityAdmin => "city_admin",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+/// A new account; the password is hashed (argon2id) before it reaches the database.
+pub struct NewStaff<'a> {
+    pub organisation_id: i64,
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub role: Role,
+    pub password: &'a str,
+    pub email: Option<&'a str>,
+}
+
+/// Creates the account, or resets the password and role of an existing one with that username.
+pub async fn upsert<'e>(db: impl PgExecutor<'e>, s: &NewStaff<'_>) -> Result<i64, sqlx::Error> {
+    let password = s.password.to_string();
+    let hash =
+        tokio::task::spawn_blocking(move || crate::secret::hash(&password)).await.expect("password hashing panicked");
+    sqlx::query_scalar(
+        "INSERT INTO staff (organisation_id, username, display_name, role, password_hash, email)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (username) DO UPDATE
+             SET organisation_id = EXCLUDED.organisation_id, display_name = EXCLUDED.display_name,
+                 role = EXCLUDED.role, password_hash = EXCLUDED.password_hash, email = EXCLUDED.email
+         RETURNING id",
+    )
+    .bind(s.organisation_id)
+    .bind(s.username)
+    .bind(s.display_name)
+    .bind(s.role.as_str())
+    .bind(hash)
+    .bind(s.email)
+    .fetch_one(db)
+    .await
+}
