@@ -335,3 +335,21 @@ fn base64(s: &str) -> String {
     }
     out
 }
+
+#[tokio::test]
+async fn a_fence_added_while_serving_applies_to_the_next_fix() {
+    let w = world().await;
+    let (enrolment, token) = enrol(&w, "native").await;
+    let auth = format!("Bearer {enrolment}.{token}");
+    let server = Server::start(&w.db.url);
+    let t0 = Utc::now() - Duration::minutes(20);
+    let fix = |seq: i64, minutes: i64| json!({"fixes": [{"seq": seq, "time": iso(t0 + Duration::minutes(minutes)), "lat": HOME.1, "lon": HOME.0, "accuracy_m": 10}]});
+    assert_eq!(native(&server, &auth, &fix(1, 0)).1["accepted"], 1);
+    assert!(alarms(&w).is_empty());
+    // Staff draw an exclusion zone around the person's current position.
+    let zone = add_fence(&w, "exclusion", &circle(HOME.0, HOME.1, 200.0), &["--name", "被害人住所"]);
+    assert_eq!(native(&server, &auth, &fix(2, 1)).1["accepted"], 1);
+    let open = alarms(&w);
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!((open[0]["kind"].as_str(), open[0]["fence"].as_i64()), (Some("exclusion_entry"), Some(zone)));
+}

@@ -40,7 +40,10 @@ async fn serve_until_signal(config: &Config, mode: Mode, db: &tracker::db::Datab
     println!("cctrack osmand listening on http://{osmand_addr} (Traccar Client server URL)");
     println!("cctrack listening on http://{addr} (health: http://{addr}/healthz)");
     let state = AppState::new(pool.clone(), Default::default());
-    server::serve(listener, osmand, state, server::shutdown_signal()).await.context("HTTP server")?;
+    let fence_watch = tokio::spawn(state.ingestor.clone().watch_fences());
+    let served = server::serve(listener, osmand, state, server::shutdown_signal()).await;
+    fence_watch.abort();
+    served.context("HTTP server")?;
     pool.close().await;
     Ok(())
 }

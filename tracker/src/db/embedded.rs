@@ -85,7 +85,7 @@ impl EmbeddedCluster {
             }
             None => {
                 cluster.remove_stale_pid();
-                cluster.port = free_loopback_port().map_err(io_err(&dir))?;
+                cluster.port = port_for(&dir.join("pg.port")).map_err(io_err(&dir))?;
                 cluster.launch(&dir.join("pg.log"))?;
                 cluster.launched = true;
             }
@@ -302,4 +302,16 @@ fn write_private(path: &Path, contents: &str) -> Result<(), EmbeddedError> {
 
 fn free_loopback_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The port the cluster used last time if it is still free, else a new free one (remembered in
+/// `file`). A restarted database keeps its address, so running servers reconnect by themselves.
+fn port_for(file: &Path) -> std::io::Result<u16> {
+    let previous = fs::read_to_string(file).ok().and_then(|s| s.trim().parse::<u16>().ok());
+    let port = match previous {
+        Some(p) if TcpListener::bind(("127.0.0.1", p)).is_ok() => p,
+        _ => free_loopback_port()?,
+    };
+    fs::write(file, port.to_string())?;
+    Ok(port)
 }

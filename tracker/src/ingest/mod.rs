@@ -341,6 +341,36 @@ impl Ingestor {
         Ok(inserted)
     }
 
+    /// Keeps the fence cache fresh between fixes: reloads on every `cctrack_fences`
+    /// notification, reconnecting with back-off if the database goes away. Correctness does not
+    /// depend on it (each ingest transaction checks the version); it keeps reloads off the
+    /// path of the first fix after a change. Runs until the task is aborted.
+    pub async fn watch_fences(self: Arc<Self>) {
+        let mut backoff = std::time::Duration::from_millis(500);
+        loop {
+            match self.listen_once().await {
+                Ok(()) => backoff = std::time::Duration::from_millis(500),
+                Err(e) => {
+                    tracing::warn!(error = %e, "fence change listener: reconnecting");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    async fn listen_once(&self) -> Result<(), IngestError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen("cctrack_fences").await?;
+        // Changes made while we were not listening.
+        self.fences_at(crate::fence::version(&self.pool).await?).await?;
+        loop {
+            listener.recv().await?;
+            let version = crate::fence::version(&self.pool).await?;
+            self.fences_at(version).await?;
+        }
+    }
+
     /// The fence set as of `version`, reloading it if the cache is older.
     async fn fences_at(&self, version: i64) -> Result<Arc<FenceSet>, IngestError> {
         {
