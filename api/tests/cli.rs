@@ -36,7 +36,8 @@ async fn import_list_and_serve_against_an_external_database() {
     let health: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(health["status"], "ok");
     assert_eq!(http(&server.main, "GET", "/no-such-page", &[], b"").0, 404);
-    assert!(server.stop().success());
+    let status = server.stop();
+    assert!(status.success(), "serve exited with {status}");
 }
 
 #[test]
@@ -68,6 +69,26 @@ fn demo_runs_on_its_own_embedded_cluster_and_stops_it() {
         assert!(printed.iter().any(|l| l.contains(role)), "no {role} account printed: {printed:?}");
     }
     assert_eq!(http(&addr, "GET", "/healthz", &[], b"").0, 200);
+
+    // The demo's phones accept fixes as Traccar Client sends them (device identifier printed).
+    let phones: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("demo-phones.json")).unwrap()).unwrap();
+    let phone = &phones[0];
+    let enrolment = phone["enrolment_id"].as_str().unwrap();
+    assert!(printed.iter().any(|l| l.contains(enrolment)), "phone {enrolment} not printed");
+    let osmand = address_after(&printed, "cctrack osmand listening on http://");
+    let now = chrono::Utc::now().timestamp();
+    let (status, _, _) = http(
+        &osmand,
+        "POST",
+        &format!("/?id={enrolment}&timestamp={now}&lat=40.667&lon=122.235&accuracy=12&batt=80"),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    let person = phone["person_id"].as_i64().unwrap().to_string();
+    let track = run_json(cctrack().args(["track", "--person", &person, "--json", "--data-dir"]).arg(&dir));
+    assert_eq!(track.as_array().unwrap().len(), 1);
+    assert!(!track[0]["verdicts"].as_array().unwrap().is_empty(), "the demo person has fences");
 
     // A CLI command beside the running demo adopts its database and leaves it running.
     let orgs = run_json(cctrack().args(["orgs", "--json", "--data-dir"]).arg(&dir));

@@ -95,3 +95,100 @@ pub async fn seed(pool: &PgPool, password_for: &dyn Fn(&str) -> String) -> Resul
     tx.commit().await?;
     Ok(out)
 }
+
+/// A demo person's phone, as printed at start (the token is kept by the caller: only its hash
+/// is stored).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct DemoPhone {
+    pub person_id: i64,
+    pub name: String,
+    pub level: String,
+    pub county: String,
+    pub protocol: String,
+    pub enrolment_id: String,
+    pub token: String,
+}
+
+/// Demo persons of each county: (name, level, 重点 interval).
+const PERSONS: &[(&str, crate::person::Level, Option<i16>)] = &[
+    ("王某", crate::person::Level::Lenient, None),
+    ("刘某", crate::person::Level::Ordinary, None),
+    ("陈某", crate::person::Level::Strict, Some(60)),
+];
+
+/// Creates, once, three persons in the first office of every county, each with consent, a
+/// personal inclusion fence equal to their county's boundary, and a Traccar Client phone; the
+/// strict one also gets a 禁止令 zone (a 300 m circle at the county's centre). Returns the phones
+/// created now (empty when the demo persons already exist).
+pub async fn seed_persons(pool: &PgPool) -> Result<Vec<DemoPhone>, DemoError> {
+    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM persons").fetch_one(pool).await?;
+    if existing > 0 {
+        return Ok(Vec::new());
+    }
+    let counties: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT c.id, c.name, (SELECT min(o.id) FROM organisations o WHERE o.parent_id = c.id AND o.kind = 'office')
+         FROM organisations c WHERE c.kind = 'county' AND c.boundary IS NOT NULL ORDER BY c.adcode",
+    )
+    .fetch_all(pool)
+    .await?;
+    let today = crate::time::local(chrono::Utc::now()).date_naive();
+    let mut phones = Vec::new();
+    for (county_id, county, office) in counties {
+        for (i, (surname, level, key)) in PERSONS.iter().enumerate() {
+            let name = format!("{surname}{}", i + 1);
+            let person = crate::person::create(
+                pool,
+                &crate::person::NewPerson {
+                    office_id: office,
+                    name: name.clone(),
+                    correction_type: crate::person::CorrectionType::Probation,
+                    term_start: today - chrono::Days::new(30),
+                    term_end: today + chrono::Days::new(335),
+                    level: *level,
+                    key_interval_min: *key,
+                    consent_from: chrono::Utc::now() - chrono::Duration::days(30),
+                    consent_ref: "手机定位承诺书（演示）".into(),
+                },
+            )
+            .await?;
+            sqlx::query(
+                "INSERT INTO fences (person_id, organisation_id, name, kind, shape, geom)
+                 SELECT $1, $2, name || '（居住县区）', 'inclusion', 'area', boundary FROM organisations WHERE id = $3",
+            )
+            .bind(person)
+            .bind(office)
+            .bind(county_id)
+            .execute(pool)
+            .await?;
+            if *level == crate::person::Level::Strict {
+                sqlx::query(
+                    "INSERT INTO fences (person_id, organisation_id, name, kind, shape, geom, radius_m)
+                     SELECT $1, $2, '禁止进入区域（演示）', 'exclusion', 'circle', ST_PointOnSurface(boundary), 300 FROM organisations WHERE id = $3",
+                )
+                .bind(person)
+                .bind(office)
+                .bind(county_id)
+                .execute(pool)
+                .await?;
+            }
+            let e =
+                crate::device::enrol(pool, person, crate::device::Protocol::Osmand, geofence::crs::Crs::Wgs84, None)
+                    .await?;
+            // Demo phones may replay traces recorded before the demo started.
+            sqlx::query("UPDATE devices SET enrolled_at = now() - interval '30 days' WHERE id = $1")
+                .bind(e.device_id)
+                .execute(pool)
+                .await?;
+            phones.push(DemoPhone {
+                person_id: person,
+                name,
+                level: level.label_zh().to_string() + if key.is_some() { "（重点）" } else { "" },
+                county: county.clone(),
+                protocol: "osmand".into(),
+                enrolment_id: e.enrolment_id,
+                token: e.token,
+            });
+        }
+    }
+    Ok(phones)
+}

@@ -27,6 +27,42 @@ pub async fn prepare(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<()>
     for a in &accounts {
         println!("  {:<16} {:<14} {:<12} {}", a.username, a.password, a.role.as_str(), a.organisation);
     }
+    let phones = demo_phones(pool, data_dir).await?;
+    println!("demo phones (Traccar Client device identifiers; also in {}):", data_dir.join(PHONES_FILE).display());
+    for p in &phones {
+        println!("  person {:>3} {:<6} {:<10} {:<6} {}", p.person_id, p.name, p.level, p.county, p.enrolment_id);
+    }
+    Ok(())
+}
+
+const PHONES_FILE: &str = "demo-phones.json";
+
+/// The demo persons' phones: created on the first start (tokens are shown once, so they are kept
+/// beside the database, owner-readable only), read back on later starts.
+async fn demo_phones(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<Vec<demo::DemoPhone>> {
+    let path = data_dir.join(PHONES_FILE);
+    let created = demo::seed_persons(pool).await.context("seeding the demo persons")?;
+    if created.is_empty() {
+        return match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display())),
+            Err(_) => Ok(Vec::new()),
+        };
+    }
+    write_private(&path, &serde_json::to_string_pretty(&created)?)?;
+    Ok(created)
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
     Ok(())
 }
 
@@ -59,8 +95,6 @@ const PASSWORD_FILE: &str = "demo-accounts.json";
 /// Demo passwords are random per installation and kept beside the database, readable by the
 /// owner only, so that each start can print them again.
 fn demo_passwords(data_dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let path = data_dir.join(PASSWORD_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
         return serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()));
@@ -72,12 +106,6 @@ fn demo_passwords(data_dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     );
     let map: BTreeMap<String, String> = names.map(|n| (n, tracker::secret::random_token(12))).collect();
     std::fs::create_dir_all(data_dir)?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(serde_json::to_string_pretty(&map)?.as_bytes())?;
+    write_private(&path, &serde_json::to_string_pretty(&map)?)?;
     Ok(map)
 }

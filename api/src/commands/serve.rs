@@ -12,8 +12,10 @@ pub enum Mode {
 }
 
 pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
+    // Registered first: a signal during start-up then ends in the same clean shutdown.
+    let shutdown = server::shutdown_signal().context("installing signal handlers")?;
     let db = super::open_database(&config).await?;
-    let result = serve_until_signal(&config, mode, &db).await;
+    let result = serve_until_signal(&config, mode, &db, shutdown).await;
     // The embedded cluster is stopped whatever happened above, so that no server outlives us.
     if let Err(e) = db.shutdown().await {
         tracing::error!(error = %e, "stopping the embedded database");
@@ -23,7 +25,12 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     result
 }
 
-async fn serve_until_signal(config: &Config, mode: Mode, db: &tracker::db::Database) -> anyhow::Result<()> {
+async fn serve_until_signal(
+    config: &Config,
+    mode: Mode,
+    db: &tracker::db::Database,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let pool = db.connect_and_migrate().await.context("connecting to the database")?;
     if mode == Mode::Demo {
         super::demo::prepare(&pool, &config.data_dir).await?;
@@ -41,7 +48,7 @@ async fn serve_until_signal(config: &Config, mode: Mode, db: &tracker::db::Datab
     println!("cctrack listening on http://{addr} (health: http://{addr}/healthz)");
     let state = AppState::new(pool.clone(), Default::default());
     let fence_watch = tokio::spawn(state.ingestor.clone().watch_fences());
-    let served = server::serve(listener, osmand, state, server::shutdown_signal()).await;
+    let served = server::serve(listener, osmand, state, shutdown).await;
     fence_watch.abort();
     served.context("HTTP server")?;
     pool.close().await;
