@@ -37,6 +37,7 @@ impl From<tracker::ingest::IngestError> for ApiError {
                 tracing::warn!(error = %err, "ingest: database unavailable");
                 ApiError::Unavailable
             }
+            tracker::ingest::IngestError::Stopped => ApiError::Unavailable,
             other => ApiError::Internal(other.into()),
         }
     }

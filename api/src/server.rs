@@ -25,7 +25,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(pool: PgPool, ingest: IngestConfig) -> Self {
         AppState {
-            ingestor: Arc::new(Ingestor::new(pool.clone(), ingest)),
+            ingestor: Arc::new(Ingestor::start(pool.clone(), ingest)),
             devices: Arc::new(DeviceDirectory::new(pool.clone())),
             pool,
         }

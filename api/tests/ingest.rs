@@ -353,3 +353,77 @@ async fn a_fence_added_while_serving_applies_to_the_next_fix() {
     assert_eq!(open.len(), 1, "{open:#?}");
     assert_eq!((open[0]["kind"].as_str(), open[0]["fence"].as_i64()), (Some("exclusion_entry"), Some(zone)));
 }
+
+#[tokio::test]
+async fn concurrent_requests_are_committed_together_with_correct_replies() {
+    let w = world().await;
+    let office: i64 = sqlx::query_scalar("SELECT office_id FROM persons WHERE id = $1")
+        .bind(w.person)
+        .fetch_one(&w.db.pool)
+        .await
+        .unwrap();
+    // Three more persons, each with a phone.
+    let mut auths = vec![];
+    for i in 0..4 {
+        let person = if i == 0 {
+            w.person
+        } else {
+            run_json(cctrack(&w.db.url).args([
+                "persons",
+                "add",
+                "--office",
+                &office.to_string(),
+                "--name",
+                &format!("并发{i}"),
+                "--json",
+            ]))["id"]
+                .as_i64()
+                .unwrap()
+        };
+        let who = World {
+            db: cctrack_tests::TestDb { pool: w.db.pool.clone(), name: w.db.name.clone(), url: w.db.url.clone() },
+            person,
+        };
+        let (e, t) = enrol(&who, "native").await;
+        auths.push(format!("Bearer {e}.{t}"));
+    }
+    let server = Server::start(&w.db.url);
+    let t0 = Utc::now() - Duration::minutes(50);
+    // 4 phones × 25 fixes, each request sent twice at once; one request per phone is invalid.
+    let mut handles = vec![];
+    for (p, auth) in auths.iter().enumerate() {
+        for k in 0..25i64 {
+            for copy in 0..2 {
+                let (auth, main) = (auth.clone(), server.main.clone());
+                let lat = if k == 13 { 95.0 } else { HOME.1 };
+                let body = json!({"fixes": [{"seq": k, "time": iso(t0 + Duration::seconds(k * 10 + p as i64)), "lat": lat, "lon": HOME.0, "accuracy_m": 10}]});
+                handles.push(std::thread::spawn(move || {
+                    let (status, _, reply) = http(
+                        &main,
+                        "POST",
+                        "/ingest/v1/fixes",
+                        &[("Authorization", &auth)],
+                        body.to_string().as_bytes(),
+                    );
+                    (p, k, copy, status, serde_json::from_slice::<Value>(&reply).unwrap())
+                }));
+            }
+        }
+    }
+    let mut accepted = 0;
+    let mut duplicates = 0;
+    for h in handles {
+        let (_, k, _, status, reply) = h.join().unwrap();
+        if k == 13 {
+            assert_eq!(status, 422, "{reply}");
+            assert_eq!(reply["errors"][0]["field"], "fixes[0].lat");
+            continue;
+        }
+        assert_eq!(status, 200, "{reply}");
+        accepted += reply["accepted"].as_u64().unwrap();
+        duplicates += reply["duplicates"].as_u64().unwrap();
+    }
+    assert_eq!((accepted, duplicates), (4 * 24, 4 * 24), "each fix stored once, its copy reported duplicate");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM fixes").fetch_one(&w.db.pool).await.unwrap();
+    assert_eq!(stored, 4 * 24);
+}

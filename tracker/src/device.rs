@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -117,11 +117,19 @@ pub struct DeviceDirectory {
     pool: PgPool,
     key: RandomState,
     cache: Mutex<HashMap<String, Cached>>,
+    /// One verification at a time per enrolment id: when a phone's buffered fixes (or many phones
+    /// after a restart) arrive at once, the others wait for the first and then hit the cache.
+    verifying: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl DeviceDirectory {
     pub fn new(pool: PgPool) -> Self {
-        DeviceDirectory { pool, key: RandomState::new(), cache: Mutex::new(HashMap::new()) }
+        DeviceDirectory {
+            pool,
+            key: RandomState::new(),
+            cache: Mutex::new(HashMap::new()),
+            verifying: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The active device with this enrolment id (Traccar Client identifies itself by it alone).
@@ -141,11 +149,29 @@ impl DeviceDirectory {
     /// caller must not tell an unknown id from a wrong token).
     pub async fn authenticate(&self, enrolment_id: &str, token: &str) -> Result<Option<DeviceInfo>, sqlx::Error> {
         let digest = self.key.hash_one(token);
-        if let Some(c) = self.cache.lock().expect("device cache poisoned").get(enrolment_id) {
-            if c.loaded.elapsed() < CACHE_TTL && c.token_digest == Some(digest) {
-                return Ok(Some(c.info.clone()));
-            }
+        if let Some(info) = self.cached(enrolment_id, digest) {
+            return Ok(Some(info));
         }
+        let gate =
+            self.verifying.lock().expect("device gate poisoned").entry(enrolment_id.to_string()).or_default().clone();
+        let _one_at_a_time = gate.lock().await;
+        if let Some(info) = self.cached(enrolment_id, digest) {
+            return Ok(Some(info));
+        }
+        let result = self.verify(enrolment_id, token, digest).await;
+        self.verifying.lock().expect("device gate poisoned").remove(enrolment_id);
+        result
+    }
+
+    fn cached(&self, enrolment_id: &str, digest: u64) -> Option<DeviceInfo> {
+        let cache = self.cache.lock().expect("device cache poisoned");
+        cache
+            .get(enrolment_id)
+            .filter(|c| c.loaded.elapsed() < CACHE_TTL && c.token_digest == Some(digest))
+            .map(|c| c.info.clone())
+    }
+
+    async fn verify(&self, enrolment_id: &str, token: &str, digest: u64) -> Result<Option<DeviceInfo>, sqlx::Error> {
         let Some((info, hash)) = self.load(enrolment_id).await? else {
             return Ok(None);
         };

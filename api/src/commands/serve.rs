@@ -47,7 +47,7 @@ async fn serve_until_signal(
     println!("cctrack osmand listening on http://{osmand_addr} (Traccar Client server URL)");
     println!("cctrack listening on http://{addr} (health: http://{addr}/healthz)");
     let state = AppState::new(pool.clone(), Default::default());
-    let fence_watch = tokio::spawn(state.ingestor.clone().watch_fences());
+    let fence_watch = tokio::spawn(state.ingestor.watch_fences());
     let served = server::serve(listener, osmand, state, shutdown).await;
     fence_watch.abort();
     served.context("HTTP server")?;

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use tracker::ingest::{fix::NATIVE_FIELDS, protocol::native, IngestReport};
+use tracker::ingest::{fix::NATIVE_FIELDS, protocol::native, IngestReport, Job};
 
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -27,7 +27,7 @@ pub async fn post_fixes(
     let value = super::parse_json(&body)?;
     let decoded = native::decode(&value).map_err(|e| ApiError::bad(e.field, e.message))?;
     let total = decoded.len();
-    let report = state.ingestor.ingest(&device, decoded, &NATIVE_FIELDS, &|i| format!("fixes[{i}].")).await?;
+    let report = state.ingestor.ingest(Job { device, decoded, names: NATIVE_FIELDS, indexed: true }).await?;
     let status = if report.errors.len() == total { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, Json(report)))
 }

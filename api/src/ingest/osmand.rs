@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
-use tracker::ingest::protocol::osmand;
+use tracker::ingest::{protocol::osmand, Job};
 
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -37,7 +37,10 @@ pub async fn receive(
     }
     .map_err(|e| ApiError::bad(e.field, e.message))?;
     let device = state.devices.by_enrolment(&decoded.device).await?.ok_or(ApiError::UnknownDevice)?;
-    let report = state.ingestor.ingest(&device, vec![Ok(decoded.fix)], &decoded.names, &|_| String::new()).await?;
+    let report = state
+        .ingestor
+        .ingest(Job { device, decoded: vec![Ok(decoded.fix)], names: decoded.names, indexed: false })
+        .await?;
     match report.errors.into_iter().next() {
         Some(e) => Err(ApiError::bad(e.field, e.message)),
         None => Ok(StatusCode::OK),

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
-use tracker::ingest::protocol::owntracks;
+use tracker::ingest::{protocol::owntracks, Job};
 
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -23,7 +23,8 @@ pub async fn post_message(
     let Some(fix) = owntracks::decode(&value).map_err(|e| ApiError::bad(e.field, e.message))? else {
         return Ok(Json(json!([])));
     };
-    let report = state.ingestor.ingest(&device, vec![Ok(fix)], &owntracks::FIELDS, &|_| String::new()).await?;
+    let report =
+        state.ingestor.ingest(Job { device, decoded: vec![Ok(fix)], names: owntracks::FIELDS, indexed: false }).await?;
     match report.errors.into_iter().next() {
         Some(e) => Err(ApiError::bad(e.field, e.message)),
         None => Ok(Json(json!([]))),

@@ -1,10 +1,17 @@
 //! The ingest pipeline: decode → validate → dedupe → store → evaluate → alarm, assembled in
-//! [`Ingestor::ingest`]. One transaction per request: a reply of success means the fixes and the
-//! alarms they caused are committed.
+//! [`Core::ingest_many`]. A reply of success means the fixes and the alarms they caused are
+//! committed.
 //!
-//! Per person, fixes are evaluated in time order: the request locks the person's row, sorts its
-//! fixes by time, and only fixes newer than the newest already evaluated drive alarm state; late
-//! ones are stored, evaluated for the track and attached as evidence, never reopening anything.
+//! Group commit: requests are queued to a few workers; each worker takes whatever requests are
+//! waiting (up to [`MAX_JOBS_PER_COMMIT`]) and stores them in one transaction with a fixed number
+//! of statements, so a single-fix request costs a share of one commit instead of a dozen round
+//! trips. If a batch fails on its data, its requests are retried one by one so that one bad
+//! request cannot fail the others.
+//!
+//! Per person, fixes are evaluated in time order: the transaction locks the persons' rows (in id
+//! order, so workers never deadlock), sorts the fixes by time, and only fixes newer than the
+//! newest already evaluated drive alarm state; late ones are stored, evaluated for the track and
+//! attached as evidence, never reopening anything.
 
 pub mod fix;
 pub mod protocol;
@@ -15,13 +22,21 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Datelike, SubsecRound, Utc};
 use geofence::verdict::Position;
-use geofence::{check_jump, FenceKind, FenceSet, FixPoint, TimedPosition};
+use geofence::{check_jump, FenceKind, FenceSet, FixPoint, TimedPosition, Verdict};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::device::DeviceInfo;
 use fix::{FieldError, FieldNames, RawFix, ValidFix};
+
+/// Requests stored by one commit at most.
+pub const MAX_JOBS_PER_COMMIT: usize = 256;
+/// Fixes stored by one commit at most (a request is never split).
+pub const MAX_FIXES_PER_COMMIT: usize = 10_000;
+/// Workers committing in parallel: while one waits for PostgreSQL, another gathers the next batch.
+const WORKERS: usize = 4;
 
 /// Tunables of the pipeline; the defaults serve the demo.
 #[derive(Debug, Clone)]
@@ -41,12 +56,26 @@ impl Default for IngestConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// The database could not be reached or failed: the caller should retry later (nothing of
-    /// this request was committed).
+    /// The database could not be reached: the caller should retry later (nothing of the request
+    /// was committed).
     #[error("database unavailable: {0}")]
-    Unavailable(#[from] sqlx::Error),
+    Unavailable(sqlx::Error),
+    /// The database refused the data (a bug: validation should have caught it).
+    #[error("database refused the fixes: {0}")]
+    Refused(sqlx::Error),
     #[error("fence cache: {0}")]
     Fences(String),
+    #[error("ingest is shutting down")]
+    Stopped,
+}
+
+impl From<sqlx::Error> for IngestError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Database(_) => IngestError::Refused(e),
+            other => IngestError::Unavailable(other),
+        }
+    }
 }
 
 /// One refused fix of a request.
@@ -74,6 +103,17 @@ pub struct IngestReport {
     pub location_request: Option<PendingRequest>,
 }
 
+/// One request's decoded fixes from one device.
+pub struct Job {
+    pub device: DeviceInfo,
+    pub decoded: Vec<Result<RawFix, FieldError>>,
+    pub names: FieldNames,
+    /// Errors name the item (`fixes[3].lat`), as in the native batch protocol.
+    pub indexed: bool,
+}
+
+type Submission = (Job, oneshot::Sender<Result<IngestReport, IngestError>>);
+
 /// Fences as of a version; reloaded when the database says fences changed.
 struct FenceCache {
     current: RwLock<(i64, Arc<FenceSet>)>,
@@ -82,6 +122,12 @@ struct FenceCache {
 
 /// The pipeline, shared by every ingest listener of a process.
 pub struct Ingestor {
+    core: Arc<Core>,
+    queue: mpsc::Sender<Submission>,
+}
+
+/// What the workers share.
+pub struct Core {
     pool: PgPool,
     config: IngestConfig,
     fences: FenceCache,
@@ -89,9 +135,31 @@ pub struct Ingestor {
     partitions: Mutex<HashSet<(i32, u32)>>,
 }
 
+/// A person's row as locked for a commit.
+#[derive(sqlx::FromRow)]
+struct LockedPerson {
+    id: i64,
+    last_fix_at: Option<DateTime<Utc>>,
+    last_lon: Option<f64>,
+    last_lat: Option<f64>,
+    fence_version: i64,
+}
+
+/// A fix that passed validation, with where it came from.
+struct Item {
+    job: usize,
+    index: usize,
+    fix: ValidFix,
+    verdicts: Vec<Verdict>,
+    implausible: bool,
+    driving: bool,
+    stored: bool,
+}
+
 impl Ingestor {
-    pub fn new(pool: PgPool, config: IngestConfig) -> Self {
-        Ingestor {
+    /// Starts the group-commit workers; call from within a Tokio runtime.
+    pub fn start(pool: PgPool, config: IngestConfig) -> Self {
+        let core = Arc::new(Core {
             pool,
             config,
             fences: FenceCache {
@@ -99,234 +167,363 @@ impl Ingestor {
                 reload: tokio::sync::Mutex::new(()),
             },
             partitions: Mutex::new(HashSet::new()),
+        });
+        let (queue, rx) = mpsc::channel::<Submission>(4 * MAX_JOBS_PER_COMMIT);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..WORKERS {
+            tokio::spawn(worker(core.clone(), rx.clone()));
         }
+        Ingestor { core, queue }
     }
 
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        &self.core.pool
     }
 
-    /// Decoded fixes of one request from `device`, in request order. `field_prefix(i)` turns a
-    /// protocol field name into the name the sender knows (`fixes[3].lat`).
-    pub async fn ingest(
-        &self,
-        device: &DeviceInfo,
-        decoded: Vec<Result<RawFix, FieldError>>,
-        names: &FieldNames,
-        field_prefix: &(dyn Fn(usize) -> String + Sync),
-    ) -> Result<IngestReport, IngestError> {
+    /// Stores one request's fixes; returns once they are committed (or refused).
+    pub async fn ingest(&self, job: Job) -> Result<IngestReport, IngestError> {
+        let (tx, rx) = oneshot::channel();
+        self.queue.send((job, tx)).await.map_err(|_| IngestError::Stopped)?;
+        rx.await.map_err(|_| IngestError::Stopped)?
+    }
+
+    /// Keeps the fence cache fresh between fixes (see [`Core::watch_fences`]).
+    pub fn watch_fences(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.core.clone().watch_fences()
+    }
+}
+
+/// Takes every waiting request (up to the limits), commits them together, answers each.
+async fn worker(core: Arc<Core>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Submission>>>) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut fixes = first.0.decoded.len();
+            batch.push(first);
+            while batch.len() < MAX_JOBS_PER_COMMIT && fixes < MAX_FIXES_PER_COMMIT {
+                match rx.try_recv() {
+                    Ok(s) => {
+                        fixes += s.0.decoded.len();
+                        batch.push(s);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        let (jobs, replies): (Vec<Job>, Vec<_>) = batch.into_iter().unzip();
+        if jobs.len() == 1 {
+            let result = core.ingest_many(jobs).await.map(|mut r| r.remove(0));
+            let _ = replies.into_iter().next().expect("one reply").send(result);
+            continue;
+        }
+        // Jobs are consumed by a failed attempt, so keep what is needed to retry them alone.
+        let retry: Vec<Job> = jobs.iter().map(Job::duplicate).collect();
+        match core.ingest_many(jobs).await {
+            Ok(reports) => {
+                for (reply, report) in replies.into_iter().zip(reports) {
+                    let _ = reply.send(Ok(report));
+                }
+            }
+            Err(IngestError::Refused(e)) => {
+                tracing::warn!(error = %e, "group commit refused: retrying its requests one by one");
+                for (job, reply) in retry.into_iter().zip(replies) {
+                    let _ = reply.send(core.ingest_many(vec![job]).await.map(|mut r| r.remove(0)));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(match &e {
+                        IngestError::Unavailable(_) => IngestError::Unavailable(sqlx::Error::Protocol(message.clone())),
+                        IngestError::Fences(m) => IngestError::Fences(m.clone()),
+                        _ => IngestError::Stopped,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+impl Job {
+    fn duplicate(&self) -> Job {
+        Job { device: self.device.clone(), decoded: self.decoded.clone(), names: self.names, indexed: self.indexed }
+    }
+}
+
+impl Core {
+    /// Validates, stores and evaluates the fixes of `jobs` in one transaction; one report per job.
+    pub async fn ingest_many(&self, jobs: Vec<Job>) -> Result<Vec<IngestReport>, IngestError> {
         let now = Utc::now();
-        let mut report = IngestReport::default();
-        let mut item_error = |index: usize, e: FieldError| {
+        let mut reports: Vec<IngestReport> = jobs.iter().map(|_| IngestReport::default()).collect();
+        let devices: Vec<DeviceInfo> = jobs.iter().map(|j| j.device.clone()).collect();
+        let names: Vec<(FieldNames, bool)> = jobs.iter().map(|j| (j.names, j.indexed)).collect();
+        let refuse = |reports: &mut Vec<IngestReport>, job: usize, index: usize, e: FieldError| {
+            let (_, indexed) = names[job];
             let field =
-                if e.field.starts_with("fixes[") { e.field } else { format!("{}{}", field_prefix(index), e.field) };
-            report.errors.push(ItemError { index, field, message: e.message });
+                if indexed && !e.field.starts_with("fixes[") { format!("fixes[{index}].{}", e.field) } else { e.field };
+            reports[job].errors.push(ItemError { index, field, message: e.message });
         };
 
         // validate
-        let mut valid: Vec<(usize, ValidFix)> = Vec::with_capacity(decoded.len());
-        for (i, d) in decoded.into_iter().enumerate() {
-            match d.and_then(|raw| fix::validate(&raw, names, device.default_crs, device.enrolled_at, now)) {
-                Ok(mut v) => {
-                    // PostgreSQL keeps microseconds: compare and deduplicate at that precision.
-                    v.time = v.time.trunc_subsecs(6);
-                    valid.push((i, v));
+        let mut items: Vec<Item> = Vec::new();
+        for (j, job) in jobs.into_iter().enumerate() {
+            let d = &devices[j];
+            for (i, decoded) in job.decoded.into_iter().enumerate() {
+                match decoded.and_then(|raw| fix::validate(&raw, &job.names, d.default_crs, d.enrolled_at, now)) {
+                    Ok(mut v) => {
+                        // PostgreSQL keeps microseconds: compare and deduplicate at that precision.
+                        v.time = v.time.trunc_subsecs(6);
+                        items.push(Item {
+                            job: j,
+                            index: i,
+                            fix: v,
+                            verdicts: Vec::new(),
+                            implausible: false,
+                            driving: false,
+                            stored: false,
+                        });
+                    }
+                    Err(e) => refuse(&mut reports, j, i, e),
                 }
-                Err(e) => item_error(i, e),
             }
         }
-        if !valid.is_empty() {
-            let bases = self.legal_bases(device.person_id).await?;
-            valid.retain(|(i, v)| {
-                let ok = bases.iter().any(|(from, to)| *from <= v.time && to.is_none_or(|t| v.time < t));
+        let mut persons: Vec<i64> = devices.iter().map(|d| d.person_id).collect();
+        persons.sort_unstable();
+        persons.dedup();
+        if !items.is_empty() {
+            let bases = self.legal_bases(&persons).await?;
+            items.retain(|it| {
+                let person = devices[it.job].person_id;
+                let t = it.fix.time;
+                let ok = bases
+                    .get(&person)
+                    .is_some_and(|b| b.iter().any(|(from, to)| *from <= t && to.is_none_or(|to| t < to)));
                 if !ok {
-                    item_error(
-                        *i,
-                        FieldError::new(
-                            names.time,
-                            format!(
-                                "no legal basis (positioning consent or order) is in force for this person at {}",
-                                v.time.to_rfc3339()
-                            ),
-                        ),
+                    let field = names[it.job].0.time;
+                    let message = format!(
+                        "no legal basis (positioning consent or order) is in force for this person at {}",
+                        t.to_rfc3339()
                     );
+                    refuse(&mut reports, it.job, it.index, FieldError::new(field, message));
                 }
                 ok
             });
         }
-        report.errors.sort_by_key(|e| e.index);
-        if valid.is_empty() {
-            report.location_request = self.pending_request(device.person_id).await?;
-            return Ok(report);
+        for r in &mut reports {
+            r.errors.sort_by_key(|e| e.index);
         }
-        // evaluate in time order
-        valid.sort_by_key(|(_, v)| v.time);
-        self.ensure_partitions(&valid).await?;
+        if !items.is_empty() {
+            self.store_and_evaluate(&devices, &persons, items, &mut reports).await?;
+        }
+        let pending = self.pending_requests(&persons).await?;
+        for (r, d) in reports.iter_mut().zip(&devices) {
+            r.location_request = pending.get(&d.person_id).cloned();
+        }
+        Ok(reports)
+    }
 
+    async fn store_and_evaluate(
+        &self,
+        devices: &[DeviceInfo],
+        persons: &[i64],
+        mut items: Vec<Item>,
+        reports: &mut [IngestReport],
+    ) -> Result<(), IngestError> {
+        // evaluate in time order, person by person
+        items.sort_by_key(|it| (devices[it.job].person_id, it.fix.time));
+        self.ensure_partitions(&items).await?;
         let mut tx = self.pool.begin().await?;
-        // dedupe by sequence number
-        let seqs: Vec<i64> = valid.iter().filter_map(|(_, v)| v.seq).collect();
-        let known_seqs: HashSet<i64> = if seqs.is_empty() {
-            HashSet::new()
-        } else {
-            sqlx::query_scalar("SELECT device_seq FROM fix_sequences WHERE device_id = $1 AND device_seq = ANY($2)")
-                .bind(device.device_id)
-                .bind(&seqs)
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let before = valid.len();
-        valid.retain(|(_, v)| v.seq.is_none_or(|s| !known_seqs.contains(&s)));
-        report.duplicates += before - valid.len();
 
-        // Lock the person: concurrent requests for one person are evaluated one after another.
-        let (last_fix_at, last_lon, last_lat, fence_version): (Option<DateTime<Utc>>, Option<f64>, Option<f64>, i64) = sqlx::query_as(
-            "SELECT last_fix_at, ST_X(last_fix_position), ST_Y(last_fix_position), (SELECT version FROM fence_version)
-             FROM persons WHERE id = $1 FOR UPDATE",
+        // dedupe by sequence number
+        let (seq_dev, seq_val): (Vec<i64>, Vec<i64>) =
+            items.iter().filter_map(|it| it.fix.seq.map(|s| (devices[it.job].device_id, s))).unzip();
+        if !seq_val.is_empty() {
+            let known: HashSet<(i64, i64)> = sqlx::query_as::<_, (i64, i64)>(
+                "SELECT f.device_id, f.device_seq FROM fix_sequences f
+                 JOIN UNNEST($1::int8[], $2::int8[]) AS u(d, s) ON f.device_id = u.d AND f.device_seq = u.s",
+            )
+            .bind(&seq_dev)
+            .bind(&seq_val)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+            items.retain(|it| {
+                let dup = it.fix.seq.is_some_and(|s| known.contains(&(devices[it.job].device_id, s)));
+                if dup {
+                    reports[it.job].duplicates += 1;
+                }
+                !dup
+            });
+        }
+
+        // Lock the persons (in id order: concurrent workers never deadlock).
+        let locked: Vec<LockedPerson> = sqlx::query_as(
+            "SELECT id, last_fix_at, ST_X(last_fix_position) AS last_lon, ST_Y(last_fix_position) AS last_lat,
+                    (SELECT version FROM fence_version) AS fence_version
+             FROM persons WHERE id = ANY($1) ORDER BY id FOR UPDATE",
         )
-        .bind(device.person_id)
-        .fetch_one(&mut *tx)
+        .bind(persons)
+        .fetch_all(&mut *tx)
         .await?;
-        let fences = self.fences_at(fence_version).await?;
+        let version = locked.first().map(|r| r.fence_version).unwrap_or(0);
+        let fences = self.fences_at(version).await?;
+        let mut alarm_state = rules::AlarmState::load(&mut tx, persons).await?;
+        let last: HashMap<i64, Option<TimedPosition>> = locked
+            .iter()
+            .map(|p| {
+                (
+                    p.id,
+                    p.last_fix_at.zip(p.last_lon.zip(p.last_lat)).map(|(at, (lon, lat))| TimedPosition {
+                        at,
+                        lon,
+                        lat,
+                    }),
+                )
+            })
+            .collect();
 
         // evaluate
-        let mut previous =
-            last_fix_at.zip(last_lon.zip(last_lat)).map(|(t, (lon, lat))| TimedPosition { at: t, lon, lat });
-        let mut evaluated = Vec::with_capacity(valid.len());
-        for (_, v) in &valid {
+        let mut previous: Option<(i64, Option<TimedPosition>)> = None;
+        for it in &mut items {
+            let person = devices[it.job].person_id;
+            if previous.as_ref().is_none_or(|(p, _)| *p != person) {
+                previous = Some((person, last.get(&person).copied().flatten()));
+            }
+            let (_, prev) = previous.as_mut().expect("set above");
+            let v = &it.fix;
             let point = FixPoint {
                 lon: v.lon,
                 lat: v.lat,
                 accuracy_m: v.accuracy_m.unwrap_or(self.config.default_accuracy_m),
                 at: v.time,
             };
-            let verdicts = fences.evaluate(device.person_id, &point);
+            it.verdicts = fences.evaluate(person, &point);
             let here = TimedPosition { at: v.time, lon: v.lon, lat: v.lat };
-            let driving = last_fix_at.is_none_or(|t| v.time > t);
-            let implausible = driving
-                && previous.as_ref().is_some_and(|p| check_jump(p, &here, self.config.max_speed_mps).is_implausible());
-            if driving {
-                previous = Some(here);
+            let newest_before = last.get(&person).copied().flatten().map(|p| p.at);
+            it.driving = newest_before.is_none_or(|t| v.time > t);
+            if it.driving {
+                it.implausible =
+                    prev.as_ref().is_some_and(|p| check_jump(p, &here, self.config.max_speed_mps).is_implausible());
+                *prev = Some(here);
             }
-            evaluated.push((verdicts, implausible, driving));
         }
 
         // store
-        let inserted = self.store(&mut tx, device, &valid, &evaluated).await?;
-        report.duplicates += valid.len() - inserted.iter().filter(|x| **x).count();
-        report.accepted = inserted.iter().filter(|x| **x).count();
-
-        // alarm
-        let subject =
-            rules::Subject { person_id: device.person_id, office_id: device.office_id, device_id: device.device_id };
-        let mut newest: Option<&ValidFix> = None;
-        for (((_, v), (verdicts, implausible, driving)), stored) in valid.iter().zip(&evaluated).zip(&inserted) {
-            if !stored {
-                continue;
-            }
-            for o in rules::observe(&fences, verdicts, *implausible, v.mock, v.battery_pct) {
-                if *driving {
-                    rules::apply(&mut tx, &subject, v.time, &o).await?;
-                } else {
-                    rules::attach_late(&mut tx, &subject, v.time, &o).await?;
-                }
-            }
-            if *driving {
-                newest = Some(v);
+        self.store(&mut tx, devices, &mut items).await?;
+        for it in &items {
+            if it.stored {
+                reports[it.job].accepted += 1;
+            } else {
+                reports[it.job].duplicates += 1;
             }
         }
-        if let Some(v) = newest {
-            sqlx::query("UPDATE persons SET last_fix_at = $2, last_fix_position = ST_SetSRID(ST_MakePoint($3, $4), 4326) WHERE id = $1")
-                .bind(device.person_id)
-                .bind(v.time)
-                .bind(v.lon)
-                .bind(v.lat)
-                .execute(&mut *tx)
-                .await?;
+
+        // alarm
+        let mut newest: HashMap<i64, &ValidFix> = HashMap::new();
+        for it in items.iter().filter(|it| it.stored) {
+            let d = &devices[it.job];
+            let subject = rules::Subject { person_id: d.person_id, office_id: d.office_id, device_id: d.device_id };
+            for o in rules::observe(&fences, &it.verdicts, it.implausible, it.fix.mock, it.fix.battery_pct) {
+                if it.driving {
+                    rules::apply(&mut tx, &mut alarm_state, &subject, it.fix.time, &o).await?;
+                } else {
+                    rules::attach_late(&mut tx, &subject, it.fix.time, &o).await?;
+                }
+            }
+            if it.driving {
+                newest.insert(d.person_id, &it.fix);
+            }
+        }
+        if !newest.is_empty() {
+            let (ids, fixes): (Vec<i64>, Vec<&ValidFix>) = newest.into_iter().unzip();
+            let times: Vec<DateTime<Utc>> = fixes.iter().map(|f| f.time).collect();
+            sqlx::query(
+                "UPDATE persons p SET last_fix_at = u.t, last_fix_position = ST_SetSRID(ST_MakePoint(u.x, u.y), 4326)
+                 FROM UNNEST($1::int8[], $2::timestamptz[], $3::float8[], $4::float8[]) AS u(id, t, x, y) WHERE p.id = u.id",
+            )
+            .bind(&ids)
+            .bind(&times)
+            .bind(fixes.iter().map(|f| f.lon).collect::<Vec<_>>())
+            .bind(fixes.iter().map(|f| f.lat).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
             // A scheduled request is answered by any fix taken after it was issued.
             sqlx::query(
-                "UPDATE location_requests SET state = 'answered', answered_at = now(), answer_fixed_at = $2
-                 WHERE person_id = $1 AND state = 'pending' AND reason <> 'confirm' AND issued_at <= $2 AND deadline_at >= $2",
+                "UPDATE location_requests l SET state = 'answered', answered_at = now(), answer_fixed_at = u.t
+                 FROM UNNEST($1::int8[], $2::timestamptz[]) AS u(id, t)
+                 WHERE l.person_id = u.id AND l.state = 'pending' AND l.reason <> 'confirm' AND l.issued_at <= u.t AND l.deadline_at >= u.t",
             )
-            .bind(device.person_id)
-            .bind(v.time)
+            .bind(&ids)
+            .bind(&times)
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE devices SET last_contact_at = now() WHERE id = $1")
-            .bind(device.device_id)
+        let mut device_ids: Vec<i64> = devices.iter().map(|d| d.device_id).collect();
+        device_ids.sort_unstable();
+        device_ids.dedup();
+        sqlx::query("UPDATE devices SET last_contact_at = now() WHERE id = ANY($1)")
+            .bind(&device_ids)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        report.location_request = self.pending_request(device.person_id).await?;
-        Ok(report)
+        Ok(())
     }
 
-    /// Inserts the fixes in one statement; per fix, whether it was new.
+    /// Inserts the fixes in one statement and marks each as stored or duplicate.
     async fn store(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        device: &DeviceInfo,
-        valid: &[(usize, ValidFix)],
-        evaluated: &[(Vec<geofence::Verdict>, bool, bool)],
-    ) -> Result<Vec<bool>, sqlx::Error> {
-        let times: Vec<DateTime<Utc>> = valid.iter().map(|(_, v)| v.time).collect();
-        let verdicts: Vec<Value> = evaluated.iter().map(|(vs, _, _)| verdicts_json(vs)).collect();
-        let returned: Vec<DateTime<Utc>> = sqlx::query_scalar(
+        devices: &[DeviceInfo],
+        items: &mut [Item],
+    ) -> Result<(), sqlx::Error> {
+        let fx =
+            |f: fn(&Item) -> Option<f64>| items.iter().map(|it| f(it).map(|v| v as f32)).collect::<Vec<Option<f32>>>();
+        let returned: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
             "INSERT INTO fixes (person_id, device_id, fixed_at, position, accuracy_m, source, input_crs, battery_pct,
                                 speed_mps, course_deg, altitude_m, device_seq, mock, verdicts, implausible)
-             SELECT $1, $2, t, ST_SetSRID(ST_MakePoint(x, y), 4326), acc, src, crs, batt::smallint, spd, course, alt, seq, mock, v, imp
-             FROM UNNEST($3::timestamptz[], $4::float8[], $5::float8[], $6::real[], $7::text[], $8::text[], $9::float8[],
-                         $10::real[], $11::real[], $12::real[], $13::int8[], $14::bool[], $15::jsonb[], $16::bool[])
-                  AS u(t, x, y, acc, src, crs, batt, spd, course, alt, seq, mock, v, imp)
+             SELECT p, d, t, ST_SetSRID(ST_MakePoint(x, y), 4326), acc, src, crs, batt::smallint, spd, course, alt, seq, mock, v, imp
+             FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[], $7::text[], $8::text[],
+                         $9::float8[], $10::real[], $11::real[], $12::real[], $13::int8[], $14::bool[], $15::jsonb[], $16::bool[])
+                  AS u(p, d, t, x, y, acc, src, crs, batt, spd, course, alt, seq, mock, v, imp)
              ON CONFLICT (device_id, fixed_at) DO NOTHING
-             RETURNING fixed_at",
+             RETURNING device_id, fixed_at",
         )
-        .bind(device.person_id)
-        .bind(device.device_id)
-        .bind(&times)
-        .bind(valid.iter().map(|(_, v)| v.lon).collect::<Vec<_>>())
-        .bind(valid.iter().map(|(_, v)| v.lat).collect::<Vec<_>>())
-        .bind(valid.iter().map(|(_, v)| v.accuracy_m.map(|a| a as f32)).collect::<Vec<_>>())
-        .bind(valid.iter().map(|(_, v)| v.source.as_str()).collect::<Vec<_>>())
-        .bind(valid.iter().map(|(_, v)| v.input_crs.to_string()).collect::<Vec<_>>())
-        .bind(valid.iter().map(|(_, v)| v.battery_pct.map(f64::round)).collect::<Vec<_>>())
-        .bind(valid.iter().map(|(_, v)| v.speed_mps.map(|s| s as f32)).collect::<Vec<_>>())
-        .bind(valid.iter().map(|(_, v)| v.course_deg.map(|s| s as f32)).collect::<Vec<_>>())
-        .bind(valid.iter().map(|(_, v)| v.altitude_m.map(|s| s as f32)).collect::<Vec<_>>())
-        .bind(valid.iter().map(|(_, v)| v.seq).collect::<Vec<_>>())
-        .bind(valid.iter().map(|(_, v)| v.mock).collect::<Vec<_>>())
-        .bind(&verdicts)
-        .bind(evaluated.iter().map(|(_, imp, _)| *imp).collect::<Vec<_>>())
+        .bind(items.iter().map(|it| devices[it.job].person_id).collect::<Vec<_>>())
+        .bind(items.iter().map(|it| devices[it.job].device_id).collect::<Vec<_>>())
+        .bind(items.iter().map(|it| it.fix.time).collect::<Vec<_>>())
+        .bind(items.iter().map(|it| it.fix.lon).collect::<Vec<_>>())
+        .bind(items.iter().map(|it| it.fix.lat).collect::<Vec<_>>())
+        .bind(fx(|it| it.fix.accuracy_m))
+        .bind(items.iter().map(|it| it.fix.source.as_str()).collect::<Vec<_>>())
+        .bind(items.iter().map(|it| it.fix.input_crs.to_string()).collect::<Vec<_>>())
+        .bind(items.iter().map(|it| it.fix.battery_pct.map(f64::round)).collect::<Vec<_>>())
+        .bind(fx(|it| it.fix.speed_mps))
+        .bind(fx(|it| it.fix.course_deg))
+        .bind(fx(|it| it.fix.altitude_m))
+        .bind(items.iter().map(|it| it.fix.seq).collect::<Vec<_>>())
+        .bind(items.iter().map(|it| it.fix.mock).collect::<Vec<_>>())
+        .bind(items.iter().map(|it| verdicts_json(&it.verdicts)).collect::<Vec<_>>())
+        .bind(items.iter().map(|it| it.implausible).collect::<Vec<_>>())
         .fetch_all(&mut **tx)
         .await?;
-        // Match rows back to fixes; two fixes of one batch with the same time: the first wins.
-        let mut remaining: HashMap<DateTime<Utc>, usize> = HashMap::new();
-        for t in returned {
-            *remaining.entry(t).or_default() += 1;
+        // Match rows back to fixes; two fixes with the same device and time: the first wins.
+        let mut remaining: HashMap<(i64, DateTime<Utc>), usize> = HashMap::new();
+        for key in returned {
+            *remaining.entry(key).or_default() += 1;
         }
-        let inserted: Vec<bool> = times
-            .iter()
-            .map(|t| match remaining.get_mut(t) {
-                Some(n) if *n > 0 => {
-                    *n -= 1;
-                    true
-                }
-                _ => false,
-            })
-            .collect();
-        let (seq_dev, seq_val, seq_time): (Vec<i64>, Vec<i64>, Vec<DateTime<Utc>>) = valid
-            .iter()
-            .zip(&inserted)
-            .filter_map(|((_, v), new)| v.seq.filter(|_| *new).map(|s| (device.device_id, s, v.time)))
-            .fold((vec![], vec![], vec![]), |(mut a, mut b, mut c), (d, s, t)| {
-                a.push(d);
-                b.push(s);
-                c.push(t);
-                (a, b, c)
-            });
+        for it in items.iter_mut() {
+            if let Some(n) = remaining.get_mut(&(devices[it.job].device_id, it.fix.time)).filter(|n| **n > 0) {
+                *n -= 1;
+                it.stored = true;
+            }
+        }
+        let sequenced: Vec<&Item> = items.iter().filter(|it| it.stored && it.fix.seq.is_some()).collect();
+        let seq_dev: Vec<i64> = sequenced.iter().map(|it| devices[it.job].device_id).collect();
+        let seq_val: Vec<Option<i64>> = sequenced.iter().map(|it| it.fix.seq).collect();
+        let seq_time: Vec<DateTime<Utc>> = sequenced.iter().map(|it| it.fix.time).collect();
         if !seq_val.is_empty() {
             sqlx::query(
                 "INSERT INTO fix_sequences (device_id, device_seq, fixed_at)
@@ -338,13 +535,13 @@ impl Ingestor {
             .execute(&mut **tx)
             .await?;
         }
-        Ok(inserted)
+        Ok(())
     }
 
     /// Keeps the fence cache fresh between fixes: reloads on every `cctrack_fences`
     /// notification, reconnecting with back-off if the database goes away. Correctness does not
-    /// depend on it (each ingest transaction checks the version); it keeps reloads off the
-    /// path of the first fix after a change. Runs until the task is aborted.
+    /// depend on it (each transaction checks the version); it keeps reloads off the path of the
+    /// first fix after a change. Runs until the task is aborted.
     pub async fn watch_fences(self: Arc<Self>) {
         let mut backoff = std::time::Duration::from_millis(500);
         loop {
@@ -387,7 +584,7 @@ impl Ingestor {
             }
         }
         let (loaded, set) = crate::fence::load_all(&self.pool).await.map_err(|e| match e {
-            crate::fence::FenceStoreError::Db(e) => IngestError::Unavailable(e),
+            crate::fence::FenceStoreError::Db(e) => IngestError::from(e),
             other => IngestError::Fences(other.to_string()),
         })?;
         let set = Arc::new(set);
@@ -396,26 +593,41 @@ impl Ingestor {
         Ok(set)
     }
 
-    async fn legal_bases(&self, person: i64) -> Result<Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>, sqlx::Error> {
-        sqlx::query_as("SELECT starts_at, ends_at FROM legal_bases WHERE person_id = $1 AND revoked_at IS NULL")
-            .bind(person)
-            .fetch_all(&self.pool)
-            .await
-    }
-
-    async fn pending_request(&self, person: i64) -> Result<Option<PendingRequest>, sqlx::Error> {
-        let row: Option<(i64, String, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT id, reason, deadline_at FROM location_requests
-             WHERE person_id = $1 AND state = 'pending' AND deadline_at > now() ORDER BY deadline_at LIMIT 1",
+    /// Periods in force per person (revoked bases excluded).
+    async fn legal_bases(
+        &self,
+        persons: &[i64],
+    ) -> Result<HashMap<i64, Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>>, sqlx::Error> {
+        let rows: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT person_id, starts_at, ends_at FROM legal_bases WHERE person_id = ANY($1) AND revoked_at IS NULL",
         )
-        .bind(person)
-        .fetch_optional(&self.pool)
+        .bind(persons)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(row.map(|(id, reason, deadline_at)| PendingRequest { id, reason, deadline_at }))
+        let mut out: HashMap<i64, Vec<_>> = HashMap::new();
+        for (p, from, to) in rows {
+            out.entry(p).or_default().push((from, to));
+        }
+        Ok(out)
     }
 
-    async fn ensure_partitions(&self, valid: &[(usize, ValidFix)]) -> Result<(), sqlx::Error> {
-        let months: HashSet<(i32, u32)> = valid.iter().map(|(_, v)| (v.time.year(), v.time.month())).collect();
+    /// The most urgent pending location request of each person.
+    async fn pending_requests(&self, persons: &[i64]) -> Result<HashMap<i64, PendingRequest>, sqlx::Error> {
+        let rows: Vec<(i64, i64, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT DISTINCT ON (person_id) person_id, id, reason, deadline_at FROM location_requests
+             WHERE person_id = ANY($1) AND state = 'pending' AND deadline_at > now() ORDER BY person_id, deadline_at",
+        )
+        .bind(persons)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(p, id, reason, deadline_at)| (p, PendingRequest { id, reason, deadline_at }))
+            .collect())
+    }
+
+    async fn ensure_partitions(&self, items: &[Item]) -> Result<(), sqlx::Error> {
+        let months: HashSet<(i32, u32)> = items.iter().map(|it| (it.fix.time.year(), it.fix.time.month())).collect();
         let missing: Vec<(i32, u32)> = {
             let known = self.partitions.lock().expect("partition set poisoned");
             months.into_iter().filter(|m| !known.contains(m)).collect()

@@ -6,13 +6,15 @@
 //! non-compliant result confirms. A compliant fix settles a pending confirmation and records the
 //! return inside on an open alarm (which stays open until staff close it with a note).
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use geofence::verdict::{Compliance, Position, Verdict};
 use geofence::{FenceKind, FenceSet};
 use sqlx::{Postgres, Transaction};
 
 /// Alarm kinds the fix rules raise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FixAlarm {
     FenceExit,
     ExclusionEntry,
@@ -118,39 +120,104 @@ pub struct Subject {
     pub device_id: i64,
 }
 
+struct OpenAlarm {
+    id: i64,
+    fence: Option<i64>,
+    returned: bool,
+}
+
+/// The open alarms and pending confirmations of a batch's persons, read once under the persons'
+/// row locks, so that the common case — a compliant fix with nothing open — costs no statement.
+#[derive(Default)]
+pub struct AlarmState {
+    open: HashMap<(i64, FixAlarm), Vec<OpenAlarm>>,
+    pending: HashSet<(i64, FixAlarm, i64)>,
+}
+
+impl FixAlarm {
+    fn parse(s: &str) -> Option<FixAlarm> {
+        [FixAlarm::FenceExit, FixAlarm::ExclusionEntry, FixAlarm::Curfew, FixAlarm::MockLocation, FixAlarm::LowBattery]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// Confirmations of fence exits are per person (the union of areas), others per fence.
+fn confirm_key(person: i64, o: &Observation) -> (i64, FixAlarm, i64) {
+    let fence = if o.alarm == FixAlarm::FenceExit { 0 } else { o.fence.unwrap_or(0) };
+    (person, o.alarm, fence)
+}
+
+impl AlarmState {
+    /// Must run after the persons' rows are locked, in the same transaction.
+    pub async fn load(tx: &mut Transaction<'_, Postgres>, persons: &[i64]) -> Result<Self, sqlx::Error> {
+        let mut state = AlarmState::default();
+        let open: Vec<(i64, i64, String, Option<i64>, bool)> = sqlx::query_as(
+            "SELECT id, person_id, kind, fence_id, returned_inside_at IS NOT NULL FROM alarms
+             WHERE person_id = ANY($1) AND state IN ('open', 'acknowledged') ORDER BY id",
+        )
+        .bind(persons)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (id, person, kind, fence, returned) in open {
+            if let Some(k) = FixAlarm::parse(&kind) {
+                state.open.entry((person, k)).or_default().push(OpenAlarm { id, fence, returned });
+            }
+        }
+        let pending: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
+            "SELECT person_id, confirm_kind, fence_id FROM location_requests
+             WHERE person_id = ANY($1) AND state = 'pending' AND reason = 'confirm'",
+        )
+        .bind(persons)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (person, kind, fence) in pending {
+            if let Some(k) = FixAlarm::parse(&kind) {
+                let fence = if k == FixAlarm::FenceExit { 0 } else { fence.unwrap_or(0) };
+                state.pending.insert((person, k, fence));
+            }
+        }
+        Ok(state)
+    }
+
+    fn open_alarm(&mut self, person: i64, o: &Observation) -> Option<&mut OpenAlarm> {
+        let alarms = self.open.get_mut(&(person, o.alarm))?;
+        // Fence exits are one subject per person, whichever inclusion fence was nearest.
+        alarms.iter_mut().find(|a| o.alarm == FixAlarm::FenceExit || a.fence == o.fence)
+    }
+}
+
 /// Applies one driving fix's observation (the newest fix of the person so far).
 pub async fn apply(
     tx: &mut Transaction<'_, Postgres>,
+    state: &mut AlarmState,
     s: &Subject,
     fixed_at: DateTime<Utc>,
     o: &Observation,
 ) -> Result<(), sqlx::Error> {
     match o.outcome {
         Outcome::Breach => {
-            settle_confirmation(tx, s, o).await?;
-            open_or_feed(tx, s, fixed_at, o).await
+            settle_confirmation(tx, state, s, o).await?;
+            open_or_feed(tx, state, s, fixed_at, o).await
         }
         Outcome::Doubt => {
-            if settle_confirmation(tx, s, o).await? {
+            if settle_confirmation(tx, state, s, o).await? {
                 // The second non-compliant result in a row: confirmed.
-                open_or_feed(tx, s, fixed_at, o).await
+                open_or_feed(tx, state, s, fixed_at, o).await
             } else {
-                request_confirmation(tx, s, fixed_at, o).await
+                request_confirmation(tx, state, s, fixed_at, o).await
             }
         }
         Outcome::Clear => {
-            settle_confirmation(tx, s, o).await?;
-            sqlx::query(
-                "UPDATE alarms SET returned_inside_at = $4
-                 WHERE person_id = $1 AND kind = $2 AND coalesce(fence_id, 0) = coalesce($3, 0)
-                   AND state IN ('open', 'acknowledged') AND returned_inside_at IS NULL",
-            )
-            .bind(s.person_id)
-            .bind(o.alarm.as_str())
-            .bind(o.fence)
-            .bind(fixed_at)
-            .execute(&mut **tx)
-            .await?;
+            settle_confirmation(tx, state, s, o).await?;
+            if let Some(alarm) = state.open_alarm(s.person_id, o).filter(|a| !a.returned) {
+                sqlx::query("UPDATE alarms SET returned_inside_at = $2 WHERE id = $1")
+                    .bind(alarm.id)
+                    .bind(fixed_at)
+                    .execute(&mut **tx)
+                    .await?;
+                alarm.returned = true;
+            }
             Ok(())
         }
     }
@@ -187,13 +254,14 @@ pub async fn attach_late(
 /// Answers a pending confirmation request for this subject; whether there was one.
 async fn settle_confirmation(
     tx: &mut Transaction<'_, Postgres>,
+    state: &mut AlarmState,
     s: &Subject,
     o: &Observation,
 ) -> Result<bool, sqlx::Error> {
-    if !matches!(o.alarm, FixAlarm::FenceExit | FixAlarm::ExclusionEntry | FixAlarm::Curfew) {
+    if !state.pending.remove(&confirm_key(s.person_id, o)) {
         return Ok(false);
     }
-    let settled = sqlx::query(
+    sqlx::query(
         "UPDATE location_requests SET state = 'answered', answered_at = now()
          WHERE person_id = $1 AND reason = 'confirm' AND state = 'pending' AND confirm_kind = $2
            AND (confirm_kind = 'fence_exit' OR coalesce(fence_id, 0) = coalesce($3, 0))",
@@ -203,15 +271,17 @@ async fn settle_confirmation(
     .bind(o.fence)
     .execute(&mut **tx)
     .await?;
-    Ok(settled.rows_affected() > 0)
+    Ok(true)
 }
 
 async fn request_confirmation(
     tx: &mut Transaction<'_, Postgres>,
+    state: &mut AlarmState,
     s: &Subject,
     fixed_at: DateTime<Utc>,
     o: &Observation,
 ) -> Result<(), sqlx::Error> {
+    let key = confirm_key(s.person_id, o);
     // Fence exits are judged on the union of areas: one confirmation for the person, whatever
     // fence happened to be nearest.
     let fence = if o.alarm == FixAlarm::FenceExit { None } else { o.fence };
@@ -226,6 +296,7 @@ async fn request_confirmation(
     .bind(o.alarm.as_str())
     .execute(&mut **tx)
     .await?;
+    state.pending.insert(key);
     tracing::debug!(person = s.person_id, kind = o.alarm.as_str(), at = %fixed_at, "doubtful verdict: confirmation requested");
     Ok(())
 }
@@ -233,29 +304,22 @@ async fn request_confirmation(
 /// Opens the alarm for this subject unless one is open; either way the fix becomes evidence.
 async fn open_or_feed(
     tx: &mut Transaction<'_, Postgres>,
+    state: &mut AlarmState,
     s: &Subject,
     fixed_at: DateTime<Utc>,
     o: &Observation,
 ) -> Result<(), sqlx::Error> {
-    // Fence exits are one subject per person, whichever inclusion fence was nearest.
-    let existing: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM alarms WHERE person_id = $1 AND kind = $2 AND state IN ('open', 'acknowledged')
-           AND ($2 = 'fence_exit' OR coalesce(fence_id, 0) = coalesce($3, 0))
-         ORDER BY id LIMIT 1",
-    )
-    .bind(s.person_id)
-    .bind(o.alarm.as_str())
-    .bind(o.fence)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let alarm_id = match existing {
-        Some(id) => {
-            // Outside again after a recorded return.
-            sqlx::query("UPDATE alarms SET returned_inside_at = NULL WHERE id = $1 AND returned_inside_at IS NOT NULL")
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-            id
+    let alarm_id = match state.open_alarm(s.person_id, o) {
+        Some(alarm) => {
+            if alarm.returned {
+                // Outside again after a recorded return.
+                sqlx::query("UPDATE alarms SET returned_inside_at = NULL WHERE id = $1")
+                    .bind(alarm.id)
+                    .execute(&mut **tx)
+                    .await?;
+                alarm.returned = false;
+            }
+            alarm.id
         }
         None => {
             let id: i64 = sqlx::query_scalar(
@@ -276,15 +340,22 @@ async fn open_or_feed(
                 .execute(&mut **tx)
                 .await?;
             tracing::info!(alarm = id, person = s.person_id, kind = o.alarm.as_str(), "alarm opened");
+            state.open.entry((s.person_id, o.alarm)).or_default().push(OpenAlarm {
+                id,
+                fence: o.fence,
+                returned: false,
+            });
             id
         }
     };
-    sqlx::query("INSERT INTO alarm_evidence (alarm_id, person_id, device_id, fixed_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-        .bind(alarm_id)
-        .bind(s.person_id)
-        .bind(s.device_id)
-        .bind(fixed_at)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO alarm_evidence (alarm_id, person_id, device_id, fixed_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(alarm_id)
+    .bind(s.person_id)
+    .bind(s.device_id)
+    .bind(fixed_at)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
