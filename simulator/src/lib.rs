@@ -2,7 +2,9 @@
 //!
 //! [`trace`] reads GPX, GeoLife PLT, CSV, GeoJSON and NMEA into one model and
 //! describes it ([`trace::stats()`]); the `cctrack-sim` binary's `inspect` command is
-//! a thin front end over it.
+//! a thin front end over it. [`replay`] sends a trace to a running cctrack through its
+//! real ingest protocols (native, OsmAnd, OwnTracks).
 
 pub mod inspect;
+pub mod replay;
 pub mod trace;

@@ -1,25 +1,28 @@
 //! `cctrack-sim`: command line over the simulator library. Kept thin: argument
 //! parsing, option mapping and printing; everything else is in the library.
 //!
-//! Note for the coming `replay` command: its `--dry-run` is meant to be exactly
-//! `inspect` (same reader options, same output, same exit codes), so it should call
-//! `simulator::inspect::inspect` and the same printing below rather than grow its
-//! own summary.
+//! `replay --dry-run` is exactly `inspect` (same reader options, same output, same
+//! exit codes): both go through [`run_inspect`].
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use simulator::inspect::{inspect, render_human, Outcome};
+use simulator::inspect::{human_duration, inspect, render_human, Outcome};
+use simulator::replay::{
+    self, LatLon, Protocol, ReplayError, ReplayOptions, ReplayOutcome, ReplaySummary, RetryPolicy, TimeMode,
+};
 use simulator::trace::{
     time::parse_utc_offset, ColumnRef, CsvOptions, GpxOptions, GpxPart, NmeaOptions, ReadOptions, StatsOptions,
     TimeFormat, TraceFormat,
 };
 
-/// Exit codes, shown in both `--help` texts.
+/// Exit codes of `inspect` (and `replay --dry-run`).
 macro_rules! exit_codes {
     () => {
         "\
@@ -32,8 +35,6 @@ Exit status:
     };
 }
 
-const EXIT_CODES: &str = exit_codes!();
-
 const INSPECT_NOTES: &str = concat!(
     "\
 CSV columns are a header name or a number (1 = first column). Without CSV options
@@ -45,15 +46,40 @@ milliseconds), date, accuracy, ele/alt, speed, course.
     exit_codes!()
 );
 
+const REPLAY_NOTES: &str = "\
+Get a device with `cctrack device enrol --person ID --protocol PROTOCOL --json`:
+its enrolment_id is --device, its token is --token (or CCTRACK_SIM_TOKEN).
+--server is cctrack's main listener (http://127.0.0.1:8080) for native and
+owntracks, and its OsmAnd listener (http://127.0.0.1:5055) for osmand.
+
+Times: by default the trace is shifted by whole seconds so that it ends when
+the replay does: at --speed 60 an hour of trace takes a minute and the server
+holds an hour of fixes ending now; no fix is ever stamped later than it is sent.
+cctrack refuses fixes from before the device's enrolment, so --original-times
+only works for traces newer than that. Points without a time are not sent, nor
+is a point whose time (as the protocol carries it: seconds for osmand and
+owntracks) repeats the previous one's.
+
+Exit status:
+  0   every fix was sent and the server accepted it (or already had it)
+  1   nothing or not everything could be sent: the file could not be read or has
+      no timed point, or the server could not be reached (after --max-retries),
+      kept answering 503, or refused the device (401/403) or the URL (404)
+  2   every fix was sent, but the server refused some (see errors_by_field)
+  64  bad command line (including an option the protocol cannot honour)
+With --dry-run the status is inspect's.";
+
 /// Problems listed in the human summary (all are in --json).
 const MAX_LISTED_PROBLEMS: usize = 20;
+/// Refused fixes listed in the human replay summary (all are counted by field).
+const MAX_LISTED_REFUSALS: usize = 5;
 
 #[derive(Parser)]
 #[command(
     name = "cctrack-sim",
     version,
-    about = "Reads real GPS traces and (later) replays them through cctrack's ingest protocols.",
-    after_help = EXIT_CODES
+    about = "Reads real GPS traces and replays them through cctrack's ingest protocols.",
+    after_help = "Exit status: see each command's --help (inspect and replay differ; 64 is always a bad command line)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -67,10 +93,97 @@ enum Command {
     /// bad checksums), with line numbers.
     #[command(after_help = INSPECT_NOTES)]
     Inspect(InspectArgs),
+    /// Send a trace's points to a running cctrack through its real ingest protocols
+    /// (native, OsmAnd, OwnTracks), paced by the trace's times, and print what the
+    /// server made of them.
+    #[command(after_help = REPLAY_NOTES)]
+    Replay(ReplayArgs),
 }
 
 #[derive(Args)]
 struct InspectArgs {
+    /// Print one JSON object: format, points, timed_points, start, end, duration_s,
+    /// distance_m, max_speed_mps, gaps, problems.
+    #[arg(long)]
+    json: bool,
+    // Last: the CSV options inside set a help heading for everything after them.
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// cctrack's URL: the main listener for native and owntracks, the OsmAnd
+    /// listener for osmand.
+    #[arg(long, value_name = "URL", required_unless_present = "dry_run")]
+    server: Option<String>,
+    /// Ingest protocol: native (cctrack's own, batched), osmand (Traccar Client),
+    /// owntracks (OwnTracks HTTP mode).
+    #[arg(long, value_enum, required_unless_present = "dry_run")]
+    protocol: Option<ProtocolArg>,
+    /// The device's enrolment id.
+    #[arg(long, value_name = "ID", required_unless_present = "dry_run")]
+    device: Option<String>,
+    /// The device's token (native and owntracks).
+    #[arg(long, value_name = "TOKEN", env = "CCTRACK_SIM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Time warp: 1 = real time, 60 = an hour of trace per minute, up to 10000;
+    /// 0 = as fast as possible.
+    #[arg(long, value_name = "N", required_unless_present = "dry_run")]
+    speed: Option<f64>,
+    /// Move the trace so that its first point is here (WGS-84 degrees), keeping
+    /// every offset in metres.
+    #[arg(long, value_name = "LAT,LON", allow_hyphen_values = true)]
+    anchor: Option<LatLon>,
+    /// Datum of the positions sent (tagged in the request); owntracks cannot say,
+    /// so it only sends wgs84.
+    #[arg(long, value_enum, default_value_t = CrsArg::Wgs84)]
+    crs: CrsArg,
+    /// Accuracy sent for points whose trace has none, metres.
+    #[arg(long, value_name = "M", default_value_t = 10.0)]
+    accuracy: f64,
+    /// Fixes per native request (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    batch: usize,
+    /// First native sequence number.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seq_start: i64,
+    /// Send the trace's own times instead of shifting them to now.
+    #[arg(long)]
+    original_times: bool,
+    /// Resends of one request after a 503 or no answer before giving up.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    max_retries: u32,
+    /// Only read the trace and print what `inspect` prints; send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the summary as one JSON object: sent, accepted, duplicates, rejected,
+    /// errors_by_field, retries, first_time, last_time, ... (with --dry-run:
+    /// inspect's JSON).
+    #[arg(long)]
+    json: bool,
+    /// Reader options, as `inspect` has them (listed after the replay options).
+    #[command(flatten, next_help_heading = "Reading the trace")]
+    read: ReadArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ProtocolArg {
+    Native,
+    Osmand,
+    Owntracks,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CrsArg {
+    Wgs84,
+    Gcj02,
+    Bd09,
+}
+
+/// How to read the trace; shared by `inspect` and `replay`.
+#[derive(Args)]
+struct ReadArgs {
     /// Trace file: GPX, GeoLife PLT, CSV, GeoJSON or NMEA 0183.
     file: PathBuf,
     /// Format of the file; detected from the content when not given.
@@ -82,10 +195,6 @@ struct InspectArgs {
     /// Fail (exit 1) on the first problem instead of skipping bad points.
     #[arg(long)]
     strict: bool,
-    /// Print one JSON object: format, points, timed_points, start, end, duration_s,
-    /// distance_m, max_speed_mps, gaps, problems.
-    #[arg(long)]
-    json: bool,
     /// List time gaps longer than this.
     #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
     gap_threshold: f64,
@@ -227,7 +336,7 @@ fn csv_options(a: &CsvArgs) -> Result<CsvOptions> {
     })
 }
 
-fn read_options(a: &InspectArgs) -> Result<ReadOptions> {
+fn read_options(a: &ReadArgs) -> Result<ReadOptions> {
     Ok(ReadOptions {
         strict: a.strict,
         format: a.format.map(|f| match f {
@@ -255,7 +364,7 @@ fn read_options(a: &InspectArgs) -> Result<ReadOptions> {
 }
 
 /// Options from the command line; an error here is a usage error (exit 64).
-fn options(a: &InspectArgs) -> Result<(ReadOptions, StatsOptions)> {
+fn options(a: &ReadArgs) -> Result<(ReadOptions, StatsOptions)> {
     if !(a.gap_threshold.is_finite() && a.gap_threshold >= 0.0) {
         bail!("--gap-threshold must be a non-negative number of seconds");
     }
@@ -263,26 +372,28 @@ fn options(a: &InspectArgs) -> Result<(ReadOptions, StatsOptions)> {
     Ok((read_options(a)?, stats))
 }
 
-fn run_inspect(a: &InspectArgs, opts: &ReadOptions, stats_opts: &StatsOptions) -> Result<Outcome> {
+fn run_inspect(a: &ReadArgs, json: bool, opts: &ReadOptions, stats_opts: &StatsOptions) -> Result<Outcome> {
     let (trace, stats) =
         inspect(&a.file, opts, stats_opts).with_context(|| format!("inspecting {}", a.file.display()))?;
-    let out = if a.json {
+    let out = if json {
         let mut s = serde_json::to_string(&stats).context("writing the JSON summary")?;
         s.push('\n');
         s
     } else {
         render_human(&a.file, &trace, &stats, MAX_LISTED_PROBLEMS)
     };
-    // `print!` panics when stdout is closed early (`| head`); a closed pipe just
-    // means nobody wants the rest.
+    emit(&out)?;
+    Ok(stats.outcome())
+}
+
+/// Writes to stdout. `print!` panics when stdout is closed early (`| head`); a closed
+/// pipe just means nobody wants the rest.
+fn emit(out: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            return Err(e).context("writing to stdout");
-        }
-        _ => {}
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
     }
-    Ok(stats.outcome())
 }
 
 fn main() -> ExitCode {
@@ -296,13 +407,29 @@ fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
-        Command::Inspect(a) => match options(a) {
-            Ok((opts, stats_opts)) => run_inspect(a, &opts, &stats_opts),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return ExitCode::from(64);
-            }
+        Command::Inspect(a) => match options(&a.read) {
+            Ok((opts, stats_opts)) => run_inspect(&a.read, a.json, &opts, &stats_opts),
+            Err(e) => return usage_error(e),
         },
+        Command::Replay(a) if a.dry_run => match options(&a.read) {
+            Ok((opts, stats_opts)) => run_inspect(&a.read, a.json, &opts, &stats_opts),
+            Err(e) => return usage_error(e),
+        },
+        Command::Replay(a) => {
+            let (read, replay) = match options(&a.read).and_then(|(read, _)| Ok((read, replay_options(a)?))) {
+                Ok(o) => o,
+                Err(e) => return usage_error(e),
+            };
+            return match run_replay(a, &read, &replay) {
+                Ok(ReplayOutcome::AllTaken) => ExitCode::SUCCESS,
+                Ok(ReplayOutcome::SomeRejected) => ExitCode::from(2),
+                Ok(ReplayOutcome::Incomplete) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            };
+        }
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
@@ -312,4 +439,180 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn usage_error(e: anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::from(64)
+}
+
+/// Replay options from the command line; an error here is a usage error (exit 64).
+fn replay_options(a: &ReplayArgs) -> Result<ReplayOptions> {
+    // clap makes these required unless --dry-run, which never gets here.
+    let (Some(server), Some(protocol), Some(device), Some(speed)) = (&a.server, a.protocol, &a.device, a.speed) else {
+        bail!("--server, --protocol, --device and --speed are required");
+    };
+    let protocol = match protocol {
+        ProtocolArg::Native => Protocol::Native,
+        ProtocolArg::Osmand => Protocol::Osmand,
+        ProtocolArg::Owntracks => Protocol::Owntracks,
+    };
+    let mut o = ReplayOptions::new(protocol, server.clone(), device.clone());
+    o.token = a.token.clone();
+    o.speed = speed;
+    o.time_mode = if a.original_times { TimeMode::Original } else { TimeMode::ShiftToNow };
+    o.anchor = a.anchor;
+    o.crs = match a.crs {
+        CrsArg::Wgs84 => geofence::crs::Crs::Wgs84,
+        CrsArg::Gcj02 => geofence::crs::Crs::Gcj02,
+        CrsArg::Bd09 => geofence::crs::Crs::Bd09,
+    };
+    o.default_accuracy_m = Some(a.accuracy);
+    o.batch = a.batch;
+    o.seq_start = a.seq_start;
+    o.retry = RetryPolicy { max_retries: a.max_retries, ..RetryPolicy::default() };
+    o.validate().map_err(|e| match e {
+        ReplayError::Speed(_) => anyhow::anyhow!("--speed: {e}"),
+        ReplayError::Batch(_) => anyhow::anyhow!("--batch: {e}"),
+        ReplayError::CrsNotCarried { .. } => anyhow::anyhow!("--crs: {e}"),
+        ReplayError::TokenRequired(_) => anyhow::anyhow!("--token: {e}"),
+        ReplayError::Accuracy(_) => anyhow::anyhow!("--accuracy: {e}"),
+        ReplayError::SeqStart(_) => anyhow::anyhow!("--seq-start: {e}"),
+        ReplayError::BadServer { .. } => anyhow::anyhow!("--server: {e}"),
+        other => other.into(),
+    })?;
+    Ok(o)
+}
+
+fn run_replay(a: &ReplayArgs, read: &ReadOptions, opts: &ReplayOptions) -> Result<ReplayOutcome> {
+    let file = &a.read.file;
+    let trace = simulator::trace::read_path(file, read).with_context(|| format!("reading {}", file.display()))?;
+    if !trace.problems.is_empty() {
+        eprintln!(
+            "note: {} problem(s) reading {} (bad points skipped; `cctrack-sim inspect` lists them)",
+            trace.problems.len(),
+            file.display()
+        );
+    }
+    let plan = replay::plan(&trace, opts, chrono::Utc::now())?;
+    let endpoint = opts.endpoint()?;
+    let wall = plan.fixes.last().map(|f| f.due).unwrap_or_default();
+    eprintln!(
+        "replaying {} fixes from {} to {endpoint} ({}, {}){}",
+        plan.fixes.len(),
+        file.display(),
+        opts.protocol,
+        if opts.speed == 0.0 { "as fast as possible".to_string() } else { format!("×{}", opts.speed) },
+        if wall > Duration::from_secs(1) {
+            format!(", about {}", human_duration(wall.as_secs_f64()))
+        } else {
+            "".into()
+        }
+    );
+    let mut bar = Progress::new(std::io::stderr().is_terminal());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
+    let summary = runtime.block_on(replay::send_plan(&plan, opts, |s| bar.show(s)))?;
+    bar.finish();
+    let out = if a.json {
+        serde_json::to_string(&summary).context("writing the JSON summary")? + "\n"
+    } else {
+        render_summary(file, &endpoint, opts, &summary)
+    };
+    emit(&out)?;
+    Ok(summary.outcome())
+}
+
+/// A one-line progress display on a terminal's stderr, redrawn at most ten times a second.
+struct Progress {
+    on: bool,
+    last: Option<Instant>,
+    drawn: bool,
+}
+
+impl Progress {
+    fn new(on: bool) -> Self {
+        Progress { on, last: None, drawn: false }
+    }
+
+    fn show(&mut self, s: &ReplaySummary) {
+        let done = s.sent + s.unsent >= s.planned;
+        if !self.on || (!done && self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(100))) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let width = 30;
+        let filled = (s.sent * width).checked_div(s.planned).unwrap_or(width).min(width);
+        eprint!(
+            "\r[{}{}] {}/{} sent, {} accepted, {} rejected, {} retries ",
+            "#".repeat(filled),
+            "-".repeat(width - filled),
+            s.sent,
+            s.planned,
+            s.accepted + s.duplicates,
+            s.rejected,
+            s.retries
+        );
+        self.drawn = true;
+    }
+
+    fn finish(&mut self) {
+        if self.drawn {
+            eprintln!();
+        }
+    }
+}
+
+fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)).unwrap_or_else(|| "-".into())
+}
+
+fn render_summary(file: &Path, endpoint: &reqwest::Url, opts: &ReplayOptions, s: &ReplaySummary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{} → {endpoint} ({}, device {})", file.display(), s.protocol, opts.device);
+    let _ = writeln!(
+        o,
+        "  sent:       {} of {} fixes in {} requests, {} retries, {:.1} s",
+        s.sent, s.planned, s.requests, s.retries, s.elapsed_s
+    );
+    let _ = writeln!(o, "  accepted:   {}", s.accepted);
+    let _ = writeln!(o, "  duplicates: {}", s.duplicates);
+    let by_field: Vec<String> = s.errors_by_field.iter().map(|(f, n)| format!("{f}: {n}")).collect();
+    let _ = writeln!(
+        o,
+        "  rejected:   {}{}",
+        s.rejected,
+        if by_field.is_empty() { String::new() } else { format!(" ({})", by_field.join(", ")) }
+    );
+    // A handful: one cause (an enrolment after the trace's start) often refuses hundreds alike.
+    for e in s.errors.iter().take(MAX_LISTED_REFUSALS) {
+        let seq = e.seq.map(|n| format!("seq {n} ")).unwrap_or_default();
+        let _ = writeln!(o, "    {seq}{}  {}: {}", time(Some(e.time)), e.field, e.message);
+    }
+    let listed = s.errors.len().min(MAX_LISTED_REFUSALS);
+    if s.rejected > listed {
+        let _ =
+            writeln!(o, "    ... and {} more (--json lists the first {})", s.rejected - listed, replay::LISTED_ERRORS);
+    }
+    let _ = writeln!(
+        o,
+        "  times:      {} .. {}{}",
+        time(s.first_time),
+        time(s.last_time),
+        s.time_shift_s.map(|d| format!(" (trace shifted by {d:+} s)")).unwrap_or_else(|| " (original)".into())
+    );
+    let _ = writeln!(o, "  datum:      {}", s.crs);
+    if s.skipped_untimed + s.skipped_same_time > 0 {
+        let _ = writeln!(
+            o,
+            "  not sent:   {} without a time, {} repeating the previous time",
+            s.skipped_untimed, s.skipped_same_time
+        );
+    }
+    if s.location_requests > 0 {
+        let _ = writeln!(o, "  the server asked for a location {} time(s)", s.location_requests);
+    }
+    if let Some(why) = &s.stopped {
+        let _ = writeln!(o, "  STOPPED:    {why}; {} fixes not sent", s.unsent);
+    }
+    o
 }
