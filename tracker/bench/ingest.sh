@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Ingest load benchmark: starts its own cctrack (release) and embedded PostGIS, enrols devices,
+# drives POST /ingest/v1/fixes with wrk (single-fix requests, then batches of 100; every fix
+# committed before its reply), then compares what was acknowledged with what is in the
+# database. Run from anywhere; takes about 2 minutes plus the release build.
+# Last line: single_fixes_per_s=<N> p99_ms=<N> batch_fixes_per_s=<N> lost=<N> duplicated=<N>
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+scripts/setup >/dev/null
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+DEVICES=${DEVICES:-200}
+DURATION=${DURATION:-20s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+cargo build --release -q -p api --bin cctrack
+bin=target/release/cctrack
+dir=$(mktemp -d /tmp/cctrack-bench-XXXXXX)
+chmod 755 "$dir"
+log="$dir/server.log"
+cleanup() {
+  [ -n "${server_pid:-}" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+RUST_LOG=warn "$bin" serve --data-dir "$dir" --listen 127.0.0.1:0 --osmand-listen 127.0.0.1:0 >"$log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 300); do grep -q '^cctrack listening on' "$log" && break; sleep 0.2; done
+addr=$(sed -n 's|^cctrack listening on http://\([^ ]*\).*|\1|p' "$log")
+[ -n "$addr" ] || { cat "$log"; exit 1; }
+sql() { PGPASSWORD=$(cat "$dir/pg.password") psql -qAt -h 127.0.0.1 -p "$(cat "$dir/pg.port")" -U postgres -d cctrack -c "$1"; }
+
+# One real enrolment gives a token and its argon2id hash; the other devices share that hash
+# under their own enrolment ids (the token is verified once per device, then cached).
+office=$(sql "WITH c AS (INSERT INTO organisations (kind, name, adcode) VALUES ('city', '营口市', '210800') RETURNING id),
+                  k AS (INSERT INTO organisations (kind, parent_id, name, adcode) SELECT 'county', id, '站前区', '210802' FROM c RETURNING id)
+              INSERT INTO organisations (kind, parent_id, name) SELECT 'office', id, '跃进司法所' FROM k RETURNING id")
+sql "INSERT INTO persons (office_id, name, correction_type, term_start, term_end, level)
+     SELECT $office, 'bench' || i, 'probation', '2026-01-01', '2030-01-01', 'ordinary' FROM generate_series(0, $DEVICES - 1) i"
+sql "INSERT INTO legal_bases (person_id, kind, starts_at, document_ref) SELECT id, 'consent', now() - interval '2 days', 'bench' FROM persons"
+first=$(sql "SELECT min(id) FROM persons")
+token=$("$bin" device enrol --data-dir "$dir" --person "$first" --protocol native --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+sql "INSERT INTO devices (person_id, protocol, enrolment_id, token_hash, enrolled_at)
+     SELECT p.id, 'native', 'bench' || lpad((row_number() OVER (ORDER BY p.id) - 1)::text, 5, '0'),
+            (SELECT token_hash FROM devices LIMIT 1), now() - interval '1 day'
+     FROM persons p"
+base=$(( $(date +%s) - 7200 ))
+
+run() { # batch duration connections base run -> prints wrk output
+  wrk -t "$THREADS" -c "$3" -d "$2" --latency -s tracker/bench/ingest.lua "http://$addr" -- "$DEVICES" bench "$token" "$1" "$4" "$5"
+}
+ok_requests() { # wrk output -> 2xx count
+  local total non2xx
+  total=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<<"$1")
+  non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' <<<"$1")
+  echo $(( total - ${non2xx:-0} ))
+}
+
+echo "warm-up (token cache, connections)..."
+warm=$(run 1 10s "$CONNECTIONS" "$base" 1)
+echo "single-fix requests: $DURATION, $CONNECTIONS connections, $DEVICES devices"
+single=$(run 1 "$DURATION" "$CONNECTIONS" $((base + 2000)) 2)
+echo "$single"
+echo "batches of 100: $DURATION, 16 connections"
+batch=$(run 100 "$DURATION" 16 $((base + 4000)) 3)
+echo "$batch"
+
+secs=${DURATION%s}
+single_ok=$(ok_requests "$single")
+batch_ok=$(ok_requests "$batch")
+acknowledged=$(( $(ok_requests "$warm") + single_ok + batch_ok * 100 ))
+stored=$(sql "SELECT count(*) FROM fixes")
+distinct=$(sql "SELECT count(*) FROM (SELECT DISTINCT device_id, device_seq FROM fixes) d")
+lost=$(( acknowledged > stored ? acknowledged - stored : 0 ))
+duplicated=$(( stored - distinct ))
+p99=$(sed -n 's/^ *99% *\([0-9.]*\)\(ms\|s\|us\).*/\1 \2/p' <<<"$single" | awk '{ if ($2=="s") print $1*1000; else if ($2=="us") print $1/1000; else print $1 }')
+echo "acknowledged=$acknowledged stored=$stored (in-flight requests cut off at the end may be stored unacknowledged)"
+echo "single_fixes_per_s=$(( single_ok / secs )) p99_ms=$p99 batch_fixes_per_s=$(( batch_ok * 100 / secs )) lost=$lost duplicated=$duplicated"
