@@ -103,7 +103,7 @@ pub struct ValidFix {
 }
 
 /// Names of the fields as the protocol calls them, so that errors speak the sender's language.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldNames {
     pub seq: &'static str,
     pub time: &'static str,

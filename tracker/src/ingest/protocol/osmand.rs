@@ -54,12 +54,6 @@ pub struct OsmandFix {
     pub names: FieldNames,
 }
 
-impl PartialEq for FieldNames {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time
-    }
-}
-
 fn num(params: &HashMap<String, String>, key: &str) -> Result<Option<f64>, FieldError> {
     match params.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => Ok(None),
