@@ -427,3 +427,75 @@ async fn concurrent_requests_are_committed_together_with_correct_replies() {
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM fixes").fetch_one(&w.db.pool).await.unwrap();
     assert_eq!(stored, 4 * 24);
 }
+
+#[tokio::test]
+async fn garbage_gets_a_4xx_naming_the_problem_never_a_5xx() {
+    let w = world().await;
+    let (native_id, native_token) = enrol(&w, "native").await;
+    let (osmand_id, _) = enrol(&w, "osmand").await;
+    let (ot_user, ot_pass) = enrol(&w, "owntracks").await;
+    let server = Server::start(&w.db.url);
+    let auth = format!("Bearer {native_id}.{native_token}");
+    let basic = format!("Basic {}", base64(&format!("{ot_user}:{ot_pass}")));
+    let t = Utc::now().timestamp();
+    let huge = vec![b'x'; 2 * 1024 * 1024];
+    let cases: Vec<(&str, &str, String, Vec<(&str, String)>, Vec<u8>, u16)> = vec![
+        ("main", "POST", "/ingest/v1/fixes".into(), vec![("Authorization", auth.clone())], huge.clone(), 413),
+        ("main", "POST", "/ingest/v1/fixes".into(), vec![("Authorization", auth.clone())], b"\xff\xfe".to_vec(), 400),
+        (
+            "main",
+            "POST",
+            "/ingest/v1/fixes".into(),
+            vec![("Authorization", auth.clone())],
+            br#"{"fixes":[null, 5, "x"]}"#.to_vec(),
+            422,
+        ),
+        (
+            "main",
+            "POST",
+            "/ingest/v1/fixes".into(),
+            vec![("Authorization", "Bearer nodot".into())],
+            b"{}".to_vec(),
+            401,
+        ),
+        ("main", "GET", "/ingest/v1/fixes".into(), vec![], vec![], 405),
+        ("main", "POST", "/ingest/owntracks".into(), vec![("Authorization", basic.clone())], b"[1,2]".to_vec(), 400),
+        (
+            "main",
+            "POST",
+            "/ingest/owntracks".into(),
+            vec![("Authorization", basic.clone())],
+            br#"{"_type":"location","lat":1e999,"lon":1,"tst":1}"#.to_vec(),
+            400,
+        ),
+        ("main", "POST", "/ingest/owntracks".into(), vec![("Authorization", "Basic %%%".into())], b"{}".to_vec(), 401),
+        ("main", "POST", "/ingest/owntracks".into(), vec![("Authorization", basic.clone())], huge.clone(), 413),
+        ("osmand", "POST", format!("/?id={osmand_id}&lat=NaN&lon=1&timestamp={t}"), vec![], vec![], 400),
+        ("osmand", "POST", format!("/?id={osmand_id}&lat=1&lon=1&timestamp=99999999999999999999"), vec![], vec![], 400),
+        ("osmand", "POST", format!("/?id={osmand_id}&lat=1&lon=1&timestamp={t}&batt=250"), vec![], vec![], 400),
+        ("osmand", "POST", format!("/?id={osmand_id}&lat=1&lon=1&timestamp={t}&speed=-5"), vec![], vec![], 400),
+        ("osmand", "POST", "/?%zz=1".into(), vec![], vec![], 400),
+        ("osmand", "POST", "/".into(), vec![("Content-Type", "application/json".into())], b"{".to_vec(), 400),
+        (
+            "osmand",
+            "POST",
+            "/".into(),
+            vec![("Content-Type", "application/json".into())],
+            br#"{"device_id":{},"location":1}"#.to_vec(),
+            400,
+        ),
+        ("osmand", "POST", "/".into(), vec![], b"id=&lat=".to_vec(), 400),
+        ("osmand", "POST", "/".into(), vec![], huge, 413),
+    ];
+    for (port, method, path, headers, body, want) in cases {
+        let addr = if port == "main" { &server.main } else { &server.osmand };
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, _, reply) = http(addr, method, &path, &headers, &body);
+        let text = String::from_utf8_lossy(&reply);
+        assert_eq!(status, want, "{method} {path}: {text}");
+        if status == 400 {
+            assert!(text.contains("\"field\""), "400 names the field: {text}");
+        }
+    }
+    assert!(track(&w).is_empty(), "nothing stored from garbage");
+}
