@@ -13,6 +13,7 @@ use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -218,18 +219,24 @@ impl EmbeddedCluster {
 
     fn run_as_service(&self, cmd: &mut Command) -> Result<Output, EmbeddedError> {
         let program = PathBuf::from(cmd.get_program());
-        let full = match &self.service_user {
+        let mut wrapped = match &self.service_user {
             Some(user) => {
-                let mut wrapped = Command::new("runuser");
-                wrapped.args(["-u", user, "--"]).arg(cmd.get_program()).args(cmd.get_args());
+                let mut w = Command::new("runuser");
+                w.args(["-u", user, "--"]).arg(cmd.get_program()).args(cmd.get_args());
                 // The server must not inherit the caller's working directory (root's may be
                 // unreadable to the service user).
-                wrapped.current_dir("/");
-                wrapped.output()
+                w.current_dir("/");
+                w
             }
-            None => cmd.output(),
+            None => {
+                let mut w = Command::new(cmd.get_program());
+                w.args(cmd.get_args());
+                w
+            }
         };
-        full.map_err(io_err(&program))
+        // Its own process group: a Ctrl-C in the terminal (or `timeout`) signals cctrack, which
+        // then stops the database in order, instead of hitting pg_ctl and the server directly.
+        wrapped.process_group(0).output().map_err(io_err(&program))
     }
 }
 
