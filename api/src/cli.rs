@@ -34,8 +34,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run the server: migrate, then serve HTTP until SIGINT/SIGTERM.
     Serve(ServeArgs),
-    /// Run the Yingkou demonstration: boundaries, offices, demo accounts, the server.
-    Demo(ServeArgs),
+    /// Run the Yingkou demonstration: boundaries, offices, demo accounts, persons with phones,
+    /// the server, and a simulated fleet whose scripted breaches raise alarms within a minute.
+    Demo(DemoArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// List the organisation tree (city → county bureaus → judicial offices).
@@ -182,6 +183,19 @@ pub struct ServeArgs {
     /// 0.0.0.0:5055 for phones on the network).
     #[arg(long)]
     pub osmand_listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Do not run the simulated fleet (the demo phones then stay silent until a real phone or
+    /// `cctrack-sim` reports for them).
+    #[arg(long)]
+    pub no_fleet: bool,
+    /// Time warp of the fleet while it catches up from six hours ago to now (360: one minute).
+    #[arg(long, value_name = "N", default_value_t = 360.0)]
+    pub fleet_speed: f64,
 }
 
 #[derive(Debug, Args)]

@@ -39,7 +39,7 @@ pub fn router(state: AppState) -> Router {
 
 /// 200 once the server is ready and its database answers; 503 otherwise.
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool).await {
+    match tracker::db::ping(&state.pool).await {
         Ok(_) => {
             (StatusCode::OK, Json(json!({"status": "ok", "database": "ok", "version": env!("CARGO_PKG_VERSION")})))
         }

@@ -439,7 +439,9 @@ async fn garbage_gets_a_4xx_naming_the_problem_never_a_5xx() {
     let basic = format!("Basic {}", base64(&format!("{ot_user}:{ot_pass}")));
     let t = Utc::now().timestamp();
     let huge = vec![b'x'; 2 * 1024 * 1024];
-    let cases: Vec<(&str, &str, String, Vec<(&str, String)>, Vec<u8>, u16)> = vec![
+    // (listener, method, path, headers, body, expected status)
+    type Case<'a> = (&'a str, &'a str, String, Vec<(&'a str, String)>, Vec<u8>, u16);
+    let cases: Vec<Case> = vec![
         ("main", "POST", "/ingest/v1/fixes".into(), vec![("Authorization", auth.clone())], huge.clone(), 413),
         ("main", "POST", "/ingest/v1/fixes".into(), vec![("Authorization", auth.clone())], b"\xff\xfe".to_vec(), 400),
         (

@@ -3,8 +3,11 @@
 //! [`trace`] reads GPX, GeoLife PLT, CSV, GeoJSON and NMEA into one model and
 //! describes it ([`trace::stats()`]); the `cctrack-sim` binary's `inspect` command is
 //! a thin front end over it. [`replay`] sends a trace to a running cctrack through its
-//! real ingest protocols (native, OsmAnd, OwnTracks).
+//! real ingest protocols (native, OsmAnd, OwnTracks). [`fleet`] simulates many persons at
+//! once from a scenario: plausible generated movement inside their areas, scripted breaches
+//! and failures, sent through the OsmAnd protocol on a clock that catches up to now.
 
+pub mod fleet;
 pub mod inspect;
 pub mod replay;
 pub mod trace;

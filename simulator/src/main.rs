@@ -98,6 +98,37 @@ enum Command {
     /// server made of them.
     #[command(after_help = REPLAY_NOTES)]
     Replay(ReplayArgs),
+    /// Run a fleet scenario (TOML): many persons with generated movement inside their areas
+    /// and scripted events, sent through the OsmAnd protocol on a warped clock that catches up
+    /// from the past to now.
+    #[command(after_help = FLEET_NOTES)]
+    Fleet(FleetArgs),
+}
+
+const FLEET_NOTES: &str = "\
+The scenario format is documented in simulator/src/fleet/scenario.rs. The simulated
+clock starts `catch_up` before now and runs at `speed` until it meets the real clock
+(6h at x360 take a minute), then at x1 for `live`; fixes are never stamped in the future.
+
+Exit status:
+  0   every fix was sent and accepted
+  1   the fleet could not finish (server unreachable, device refused, interrupted)
+  2   every fix was sent, but the server refused some
+  64  bad command line or scenario (the error names the key)";
+
+#[derive(Args)]
+struct FleetArgs {
+    /// Scenario file (TOML).
+    scenario: PathBuf,
+    /// Override the scenario's osmand_url.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Override the scenario's speed.
+    #[arg(long, value_name = "N")]
+    speed: Option<f64>,
+    /// Print the summary as one JSON object (persons: sent, accepted, rejected, ...).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -407,6 +438,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
+        Command::Fleet(a) => return run_fleet_command(a),
         Command::Inspect(a) => match options(&a.read) {
             Ok((opts, stats_opts)) => run_inspect(&a.read, a.json, &opts, &stats_opts),
             Err(e) => return usage_error(e),
@@ -615,4 +647,88 @@ fn render_summary(file: &Path, endpoint: &reqwest::Url, opts: &ReplayOptions, s:
         let _ = writeln!(o, "  STOPPED:    {why}; {} fixes not sent", s.unsent);
     }
     o
+}
+
+fn run_fleet_command(a: &FleetArgs) -> ExitCode {
+    use simulator::fleet::{run_fleet, Note, Scenario};
+    let prepared = (|| -> Result<_> {
+        let mut sc = Scenario::load(&a.scenario)?;
+        if let Some(url) = &a.server {
+            sc.osmand_url = url.clone();
+        }
+        if let Some(speed) = a.speed {
+            if !(speed.is_finite() && (1.0..=100_000.0).contains(&speed)) {
+                bail!("--speed: {speed} is not a factor from 1 to 100000");
+            }
+            sc.speed = speed;
+        }
+        let now = Utc::now();
+        let warp = sc.warp(now);
+        let persons = sc.build(&warp, now + sc.live)?;
+        Ok((sc, warp, persons))
+    })();
+    let (sc, warp, persons) = match prepared {
+        Ok(p) => p,
+        Err(e) => return usage_error(e),
+    };
+    eprintln!(
+        "fleet of {} from {} at x{} (catching up in {}), to {}",
+        persons.len(),
+        time(Some(warp.sim_start)),
+        sc.speed,
+        human_duration(warp.catch_up().as_secs_f64()),
+        sc.osmand_url
+    );
+    let notes = std::sync::Arc::new(|n: Note| match n {
+        Note::Event { person, event, at, until, expect } => eprintln!(
+            "  {} {person}: {event} until {}{}",
+            time(Some(at)),
+            time(Some(until)),
+            expect.map(|k| format!(" (expect {k})")).unwrap_or_default()
+        ),
+        Note::CaughtUp => eprintln!("  caught up with the real clock"),
+        Note::Done(p) => eprintln!("  {}: {} of {} accepted", p.name, p.accepted, p.planned),
+    });
+    let opts = simulator::fleet::RunOptions { osmand_url: sc.osmand_url.clone(), warp, retry: RetryPolicy::default() };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting tokio: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let summary = match runtime.block_on(run_fleet(persons, opts, notes, shutdown)) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e.into()),
+    };
+    let out = if a.json {
+        serde_json::to_string(&summary).unwrap_or_default() + "\n"
+    } else {
+        let mut o = String::new();
+        let _ = writeln!(o, "{:<20} {:>8} {:>8} {:>8} {:>8}", "person", "planned", "sent", "accepted", "rejected");
+        for p in &summary.persons {
+            let _ = writeln!(o, "{:<20} {:>8} {:>8} {:>8} {:>8}", p.name, p.planned, p.sent, p.accepted, p.rejected);
+            if let Some(why) = &p.stopped {
+                let _ = writeln!(o, "  STOPPED: {why}");
+            }
+        }
+        if summary.interrupted {
+            let _ = writeln!(o, "interrupted after {:.1} s", summary.elapsed_s);
+        }
+        o
+    };
+    if let Err(e) = emit(&out) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(1);
+    }
+    if summary.all_accepted() {
+        ExitCode::SUCCESS
+    } else if summary.interrupted || summary.persons.iter().any(|p| p.stopped.is_some() || p.sent < p.planned) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::from(2)
+    }
 }

@@ -157,6 +157,59 @@ pub async fn add(pool: &PgPool, f: &NewFence) -> Result<i64, FenceStoreError> {
     Ok(id)
 }
 
+/// Rebuilds a fence's shape from its stored columns (`geom` as GeoJSON).
+fn shape_from_row(
+    shape: &str,
+    geom: &Value,
+    radius_m: Option<f64>,
+    half_width_m: Option<f64>,
+) -> Result<Shape, geofence::GeometryError> {
+    match shape {
+        "circle" => {
+            let c = geom["coordinates"].as_array().cloned().unwrap_or_default();
+            let (lon, lat) = (
+                c.first().and_then(Value::as_f64).unwrap_or(f64::NAN),
+                c.get(1).and_then(Value::as_f64).unwrap_or(f64::NAN),
+            );
+            Shape::circle(lon, lat, radius_m.unwrap_or(0.0))
+        }
+        "corridor" => geofence::geojson::parse_shape(&serde_json::json!({
+            "type": "Feature", "geometry": geom, "properties": {"half_width_m": half_width_m}
+        })),
+        _ => geofence::geojson::parse_area(geom).and_then(|a| Shape::area(&a)),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredShape {
+    id: i64,
+    kind: String,
+    shape: String,
+    geom: String,
+    radius_m: Option<f64>,
+    half_width_m: Option<f64>,
+}
+
+/// A person's active personal fences without a weekly schedule, in id order, as shapes.
+pub async fn person_shapes(pool: &PgPool, person: i64) -> Result<Vec<(FenceKind, Shape)>, FenceStoreError> {
+    let rows: Vec<StoredShape> = sqlx::query_as(
+        "SELECT id, kind, shape, ST_AsGeoJSON(geom) AS geom, radius_m, half_width_m FROM fences
+         WHERE person_id = $1 AND retired_at IS NULL AND schedule IS NULL ORDER BY id",
+    )
+    .bind(person)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let stored = |message: String| FenceStoreError::Stored { id: r.id, message };
+            let geom: Value = serde_json::from_str(&r.geom).map_err(|e| stored(e.to_string()))?;
+            let shape =
+                shape_from_row(&r.shape, &geom, r.radius_m, r.half_width_m).map_err(|e| stored(e.to_string()))?;
+            Ok((if r.kind == "exclusion" { FenceKind::Exclusion } else { FenceKind::Inclusion }, shape))
+        })
+        .collect()
+}
+
 /// The current fence version (bumped by every change to fences).
 pub async fn version<'e>(db: impl PgExecutor<'e>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT version FROM fence_version").fetch_one(db).await
@@ -181,21 +234,12 @@ pub async fn load_all(pool: &PgPool) -> Result<(i64, FenceSet), FenceStoreError>
         let id: i64 = r.try_get("id")?;
         let stored = |message: String| FenceStoreError::Stored { id, message };
         let geom: Value = serde_json::from_str(&r.try_get::<String, _>("geom")?).map_err(|e| stored(e.to_string()))?;
-        let shape = match r.try_get::<String, _>("shape")?.as_str() {
-            "circle" => {
-                let c = geom["coordinates"].as_array().cloned().unwrap_or_default();
-                let (lon, lat) = (
-                    c.first().and_then(Value::as_f64).unwrap_or(f64::NAN),
-                    c.get(1).and_then(Value::as_f64).unwrap_or(f64::NAN),
-                );
-                Shape::circle(lon, lat, r.try_get::<Option<f64>, _>("radius_m")?.unwrap_or(0.0))
-            }
-            "corridor" => geofence::geojson::parse_shape(&serde_json::json!({
-                "type": "Feature", "geometry": geom,
-                "properties": {"half_width_m": r.try_get::<Option<f64>, _>("half_width_m")?}
-            })),
-            _ => geofence::geojson::parse_area(&geom).and_then(|a| Shape::area(&a)),
-        }
+        let shape = shape_from_row(
+            &r.try_get::<String, _>("shape")?,
+            &geom,
+            r.try_get("radius_m")?,
+            r.try_get("half_width_m")?,
+        )
         .map_err(|e| stored(e.to_string()))?;
         let kind =
             if r.try_get::<String, _>("kind")? == "exclusion" { FenceKind::Exclusion } else { FenceKind::Inclusion };

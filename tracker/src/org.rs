@@ -111,3 +111,11 @@ pub async fn ensure_office<'e>(db: impl PgExecutor<'e>, county: i64, name: &str)
     .fetch_one(db)
     .await
 }
+
+/// Whether an organisation with this adcode exists.
+pub async fn exists(pool: &PgPool, adcode: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organisations WHERE adcode = $1)")
+        .bind(adcode)
+        .fetch_one(pool)
+        .await
+}

@@ -167,3 +167,13 @@ pub async fn has_basis_at<'e>(db: impl PgExecutor<'e>, person: i64, at: DateTime
     .fetch_one(db)
     .await
 }
+
+/// The newest fix time that drove the alarm state of any of `persons`.
+pub async fn newest_fix_at(pool: &PgPool, persons: &[i64]) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT max(last_fix_at) FROM persons WHERE id = ANY($1)").bind(persons).fetch_one(pool).await
+}
+
+/// Whether a person with this id exists.
+pub async fn exists(pool: &PgPool, person: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM persons WHERE id = $1)").bind(person).fetch_one(pool).await
+}

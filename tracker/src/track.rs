@@ -84,3 +84,23 @@ pub async fn alarms(pool: &PgPool, person: Option<i64>, state: Option<&str>) -> 
     .fetch_all(pool)
     .await
 }
+
+/// A confirmation request issued after a doubtful fix.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Confirmation {
+    pub id: i64,
+    pub person: i64,
+    pub kind: Option<String>,
+    pub state: String,
+}
+
+/// Confirmation requests of `persons`, oldest first.
+pub async fn confirmations(pool: &PgPool, persons: &[i64]) -> Result<Vec<Confirmation>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, person_id AS person, confirm_kind AS kind, state FROM location_requests
+         WHERE reason = 'confirm' AND person_id = ANY($1) ORDER BY id",
+    )
+    .bind(persons)
+    .fetch_all(pool)
+    .await
+}

@@ -8,12 +8,9 @@ use geofence::crs::Crs;
 use tracker::{boundaries, demo};
 
 /// Imports the Yingkou boundaries if they are missing, seeds offices and accounts, and prints
-/// the accounts with their passwords.
-pub async fn prepare(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<()> {
-    let have_city: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organisations WHERE adcode = $1)")
-        .bind(demo::YINGKOU_ADCODE)
-        .fetch_one(pool)
-        .await?;
+/// the accounts with their passwords and the demo phones (returned).
+pub async fn prepare(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<Vec<demo::DemoPhone>> {
+    let have_city = tracker::org::exists(pool, demo::YINGKOU_ADCODE).await?;
     if !have_city {
         import_yingkou(pool).await?;
     }
@@ -32,7 +29,7 @@ pub async fn prepare(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<()>
     for p in &phones {
         println!("  person {:>3} {:<6} {:<10} {:<6} {}", p.person_id, p.name, p.level, p.county, p.enrolment_id);
     }
-    Ok(())
+    Ok(phones)
 }
 
 const PHONES_FILE: &str = "demo-phones.json";

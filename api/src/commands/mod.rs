@@ -2,6 +2,7 @@
 
 mod boundaries;
 mod demo;
+mod demo_fleet;
 mod orgs;
 mod records;
 mod serve;
@@ -19,7 +20,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::run(Config::load(&global, (args.listen, args.osmand_listen))?, serve::Mode::Serve).await
         }
         Command::Demo(args) => {
-            serve::run(Config::load(&global, (args.listen, args.osmand_listen))?, serve::Mode::Demo).await
+            let fleet = demo_fleet::FleetOptions::from_args(&args)?;
+            serve::run(Config::load(&global, (args.serve.listen, args.serve.osmand_listen))?, serve::Mode::Demo(fleet))
+                .await
         }
         Command::Migrate => {
             let config = Config::load(&global, (None, None))?;

@@ -80,10 +80,7 @@ pub async fn list_persons(pool: sqlx::PgPool, json: bool) -> anyhow::Result<()> 
 pub async fn enrol(pool: sqlx::PgPool, a: EnrolArgs) -> anyhow::Result<()> {
     let protocol: Protocol = a.protocol.parse().map_err(|e| anyhow!("--protocol: {e}"))?;
     let crs: Crs = a.crs.parse().map_err(|e| anyhow!("--crs: {e}"))?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM persons WHERE id = $1)")
-        .bind(a.person)
-        .fetch_one(&pool)
-        .await?;
+    let exists = tracker::person::exists(&pool, a.person).await?;
     anyhow::ensure!(exists, "--person: no person {}", a.person);
     let e = tracker::device::enrol(&pool, a.person, protocol, crs, None).await?;
     if a.json {

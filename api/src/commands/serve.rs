@@ -5,10 +5,10 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::server::{self, AppState};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
     Serve,
-    Demo,
+    Demo(super::demo_fleet::FleetOptions),
 }
 
 pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
@@ -32,9 +32,10 @@ async fn serve_until_signal(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let pool = db.connect_and_migrate().await.context("connecting to the database")?;
-    if mode == Mode::Demo {
-        super::demo::prepare(&pool, &config.data_dir).await?;
-    }
+    let phones = match mode {
+        Mode::Demo(_) => super::demo::prepare(&pool, &config.data_dir).await?,
+        Mode::Serve => Vec::new(),
+    };
     let listener =
         server::bind(config.listen).await.with_context(|| format!("listen: cannot bind {}", config.listen))?;
     let osmand = server::bind(config.osmand_listen)
@@ -48,8 +49,27 @@ async fn serve_until_signal(
     println!("cctrack listening on http://{addr} (health: http://{addr}/healthz)");
     let state = AppState::new(pool.clone(), Default::default());
     let fence_watch = tokio::spawn(state.ingestor.watch_fences());
-    let served = server::serve(listener, osmand, state, shutdown).await;
+    // One signal stops the server and the demo's fleet alike.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let fleet = match mode {
+        Mode::Demo(opts) if opts.enabled => {
+            Some(super::demo_fleet::start_fleet(&pool, &phones, osmand_addr, opts, stopped.clone()))
+        }
+        _ => None,
+    };
+    let served = server::serve(listener, osmand, state, until_stopped(stopped)).await;
     fence_watch.abort();
+    if let Some(fleet) = fleet {
+        // The fleet saw the same signal; it only has to notice.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), fleet).await;
+    }
     served.context("HTTP server")?;
     pool.close().await;
     Ok(())

@@ -432,24 +432,41 @@ pub async fn replay_with_progress(
 pub async fn send_plan(
     plan: &Plan,
     opts: &ReplayOptions,
+    progress: impl FnMut(&ReplaySummary),
+) -> Result<ReplaySummary, ReplayError> {
+    let client = http_client(opts)?;
+    send_plan_with(plan, opts, &client, tokio::time::Instant::now(), progress).await
+}
+
+/// The HTTP client a replay sends with (its timeouts from `opts`); one client can serve many
+/// concurrent replays (a fleet) and reuses their connections.
+pub fn http_client(opts: &ReplayOptions) -> Result<reqwest::Client, ReplayError> {
+    reqwest::Client::builder()
+        .timeout(opts.request_timeout)
+        .connect_timeout(opts.request_timeout.min(Duration::from_secs(10)))
+        .build()
+        .map_err(ReplayError::Client)
+}
+
+/// [`send_plan`] with a given client, each request due counted from `start` (so that many
+/// plans sent concurrently share one clock).
+pub async fn send_plan_with(
+    plan: &Plan,
+    opts: &ReplayOptions,
+    client: &reqwest::Client,
+    start: tokio::time::Instant,
     mut progress: impl FnMut(&ReplaySummary),
 ) -> Result<ReplaySummary, ReplayError> {
     opts.validate()?;
     let endpoint = opts.endpoint()?;
-    let client = reqwest::Client::builder()
-        .timeout(opts.request_timeout)
-        .connect_timeout(opts.request_timeout.min(Duration::from_secs(10)))
-        .build()
-        .map_err(ReplayError::Client)?;
     let mut summary = ReplaySummary::new(plan);
-    let start = tokio::time::Instant::now();
     for r in &plan.requests {
         tokio::time::sleep_until(start + plan.request_due(r)).await;
         let fixes = &plan.fixes[r.clone()];
         let request = encode(opts, &endpoint, plan.crs, fixes);
         let mut attempt = 0;
         let answer = loop {
-            let answer = match send_once(&client, &request).await {
+            let answer = match send_once(client, &request).await {
                 Ok(reply) => common_answer(reply.status, reply.retry_after, &reply.body)
                     .unwrap_or_else(|| interpret(plan.protocol, reply.status, &reply.body, fixes.len())),
                 Err(e) => Answer::Retry { after: None, reason: format!("no answer from {endpoint}: {}", chain(&e)) },

@@ -125,3 +125,8 @@ pub async fn ensure_database(admin_url: &str, name: &str) -> Result<(), DbError>
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
+
+/// Whether the database answers (health checks).
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool).await.map(|_| ())
+}

@@ -1,0 +1,320 @@
+//! The demo's simulated fleet: every demo phone reports generated movement inside its county
+//! through the OsmAnd listener; a few persons follow a script so that alarms appear within a
+//! minute. Alarms and confirmation requests are logged as they appear.
+
+use std::collections::HashMap;
+
+use anyhow::bail;
+use tracker::demo;
+
+/// The demo's simulated fleet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FleetOptions {
+    pub enabled: bool,
+    /// Time warp while catching up.
+    pub speed: f64,
+}
+
+impl FleetOptions {
+    pub fn from_args(a: &crate::cli::DemoArgs) -> anyhow::Result<Self> {
+        if !(a.fleet_speed.is_finite() && (2.0..=100_000.0).contains(&a.fleet_speed)) {
+            bail!("--fleet-speed: {} is not a factor from 2 to 100000", a.fleet_speed);
+        }
+        Ok(FleetOptions { enabled: !a.no_fleet, speed: a.fleet_speed })
+    }
+}
+
+/// How far back the fleet's simulated clock starts: six hours of movement replayed in a minute.
+const CATCH_UP_HOURS: i64 = 6;
+/// After catching up, the fleet goes on in real time this long.
+const LIVE_HOURS: i64 = 24;
+
+/// Starts the demo's fleet and an alarm log in the background: every demo phone reports
+/// generated movement inside its county; four persons follow a script (one leaves the county,
+/// one enters the 禁止令 zone, one drifts near the county border, one switches the phone off).
+/// Both stop when `stopped` turns true.
+pub fn start_fleet(
+    pool: &sqlx::PgPool,
+    phones: &[demo::DemoPhone],
+    osmand: std::net::SocketAddr,
+    opts: FleetOptions,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let (pool, phones) = (pool.clone(), phones.to_vec());
+    tokio::spawn(async move {
+        let names: HashMap<i64, String> =
+            phones.iter().map(|p| (p.person_id, format!("{}（{}，{}）", p.name, p.county, p.level))).collect();
+        let persons: Vec<i64> = phones.iter().map(|p| p.person_id).collect();
+        let watcher = watch_alarms(pool.clone(), names, persons, stopped.clone());
+        let fleet = async {
+            match fleet(&pool, &phones, osmand, opts, stopped.clone()).await {
+                Ok(()) => {}
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "the demo fleet could not run"),
+            }
+        };
+        tokio::join!(watcher, fleet);
+    })
+}
+
+async fn until(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// A person's fences as the fleet needs them: the county area and any 禁止令 places.
+async fn person_space(pool: &sqlx::PgPool, person: i64) -> anyhow::Result<Option<simulator::fleet::Space>> {
+    let (mut allowed, mut avoid) = (None, Vec::new());
+    for (kind, shape) in tracker::fence::person_shapes(pool, person).await? {
+        match kind {
+            // The demo gives each person one inclusion area (their county); a second would only
+            // widen it, so the first is a safe place to stay in.
+            geofence::FenceKind::Inclusion if allowed.is_none() => allowed = Some(shape),
+            geofence::FenceKind::Exclusion => avoid.push(shape),
+            _ => {}
+        }
+    }
+    Ok(allowed.map(|a| simulator::fleet::Space::new(a, avoid)))
+}
+
+/// What one demo person is scripted to do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Script {
+    Compliant,
+    Leave,
+    EnterZone,
+    Drift,
+    PhoneOff,
+}
+
+async fn fleet(
+    pool: &sqlx::PgPool,
+    phones: &[demo::DemoPhone],
+    osmand: std::net::SocketAddr,
+    opts: FleetOptions,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    use chrono::{Duration, Utc};
+    use simulator::fleet::scenario::{At, EventSpec, ScenarioPerson, Work};
+    use simulator::fleet::space::{dist, signed};
+    use simulator::fleet::{EventKind, MovementOptions, Rng, RunOptions, Scenario, Warp};
+
+    if phones.is_empty() {
+        bail!("no demo phones (demo-phones.json is missing from the data directory)");
+    }
+    // Fixes older than a person's newest one are kept as evidence but never move alarms: a
+    // restarted demo continues after what its phones last reported.
+    let ids: Vec<i64> = phones.iter().map(|p| p.person_id).collect();
+    let last = tracker::person::newest_fix_at(pool, &ids).await?;
+    let now = Utc::now();
+    let sim_start = match last {
+        Some(t) if t + Duration::seconds(1) > now - Duration::hours(CATCH_UP_HOURS) => {
+            tracing::warn!(
+                last_fix = %t,
+                "the demo phones already reported until {t}: the fleet continues from there, so the scripted \
+                 events come later than on a fresh data directory (alarms opened before stay open)"
+            );
+            (t + Duration::seconds(1)).min(now)
+        }
+        _ => now - Duration::hours(CATCH_UP_HOURS),
+    };
+    // Scripted roles by county (phones come county by county: 宽管, 普管, 严管).
+    let mut by_county: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, p) in phones.iter().enumerate() {
+        match by_county.iter_mut().find(|(c, _)| *c == p.county) {
+            Some((_, v)) => v.push(i),
+            None => by_county.push((p.county.clone(), vec![i])),
+        }
+    }
+    let pick =
+        |county: usize, slot: usize| by_county.get(county % by_county.len()).and_then(|(_, v)| v.get(slot)).copied();
+    let mut scripts = vec![Script::Compliant; phones.len()];
+    for (county, slot, s) in
+        [(0, 0, Script::Leave), (1, 2, Script::EnterZone), (2, 1, Script::Drift), (3, 0, Script::PhoneOff)]
+    {
+        if let Some(i) = pick(county, slot) {
+            if scripts[i] == Script::Compliant {
+                scripts[i] = s;
+            }
+        }
+    }
+    let movement = MovementOptions::default();
+    let url = {
+        let mut a = osmand;
+        if a.ip().is_unspecified() {
+            a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{a}")
+    };
+    let warp = Warp { sim_start, wall_start: now, speed: opts.speed };
+    let end = now + Duration::hours(LIVE_HOURS);
+    let mut fleet = Vec::new();
+    for (p, script) in phones.iter().zip(&scripts) {
+        let Some(space) = person_space(pool, p.person_id).await? else {
+            tracing::warn!(person = p.person_id, "no inclusion fence: left out of the fleet");
+            continue;
+        };
+        let mut rng = Rng::new(p.person_id as u64);
+        let zone = space.avoid.first().map(|z| {
+            let [x0, y0, x1, y1] = z.bbox_lonlat();
+            simulator::replay::LatLon::new((y0 + y1) / 2.0, (x0 + x1) / 2.0)
+        });
+        // Home well inside the county (and, for the person who enters the zone, with a straight
+        // way there that stays inside the county).
+        let mut home = space.random_point(&mut rng, 1000.0).or_else(|| space.random_point(&mut rng, 400.0));
+        if let (Script::EnterZone, Some(z)) = (script, zone) {
+            home = (0..300)
+                .filter_map(|_| space.random_point(&mut rng, 600.0))
+                .find(|h| dist(*h, z) > 1500.0 && space.segment_min(*h, z, |q| signed(&space.allowed, q)) >= 150.0)
+                .or(home);
+        }
+        let Some(home) = home else {
+            tracing::warn!(person = p.person_id, "county too small for a home: left out of the fleet");
+            continue;
+        };
+        let event = |minutes: i64, hours_long: f64, kind| EventSpec {
+            at: At::Offset(Duration::minutes(minutes)),
+            duration: Duration::minutes((hours_long * 60.0) as i64),
+            kind,
+        };
+        let events = match script {
+            Script::Compliant => vec![],
+            Script::Leave => match space.nearest_outside(home, 1500.0, 400.0) {
+                Some(to) => vec![event(40, 3.0, EventKind::LeaveArea { to })],
+                None => vec![],
+            },
+            Script::EnterZone => {
+                zone.map(|point| vec![event(30, 2.0, EventKind::EnterZone { point })]).unwrap_or_default()
+            }
+            Script::Drift => vec![event(20, 1.5, EventKind::Drift { toward: None, confirm: false })],
+            Script::PhoneOff => vec![event(15, 5.0, EventKind::PhoneOff)],
+        };
+        let person = |events| ScenarioPerson {
+            name: names_of(p),
+            device: p.enrolment_id.clone(),
+            level: Some(p.level.clone()),
+            space: space.clone(),
+            home: Some(home),
+            work: Work::Random,
+            seed: Some(p.person_id as u64),
+            events,
+        };
+        let scenario = |events| Scenario {
+            osmand_url: url.clone(),
+            speed: opts.speed,
+            catch_up: now - sim_start,
+            live: Duration::hours(LIVE_HOURS),
+            seed: 2026,
+            movement: movement.clone(),
+            persons: vec![person(events)],
+        };
+        let built = match scenario(events.clone()).build(&warp, end) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(person = p.person_id, error = %e, "scripted event dropped; the person stays compliant");
+                scenario(vec![]).build(&warp, end)?
+            }
+        };
+        fleet.extend(built);
+    }
+    let compliant: Vec<&str> =
+        phones.iter().zip(&scripts).filter(|(_, s)| **s == Script::Compliant).map(|(p, _)| p.name.as_str()).collect();
+    tracing::info!(
+        persons = fleet.len(),
+        speed = opts.speed,
+        from = %sim_start,
+        catch_up_s = warp.catch_up().as_secs(),
+        compliant = compliant.len(),
+        "demo fleet: generated movement inside each county, scripted events logged as they happen"
+    );
+    let notes = std::sync::Arc::new(|n: simulator::fleet::Note| match n {
+        simulator::fleet::Note::Event { person, event, at, until, expect } => tracing::info!(
+            %person, event, sim_time = %at, until = %until, expect = expect.unwrap_or("no alarm"),
+            "scripted event"
+        ),
+        simulator::fleet::Note::CaughtUp => tracing::info!("demo fleet caught up with the real clock; now ×1"),
+        simulator::fleet::Note::Done(s) => {
+            if s.rejected > 0 || s.stopped.is_some() {
+                tracing::warn!(person = %s.name, accepted = s.accepted, rejected = s.rejected,
+                    errors = ?s.errors_by_field, stopped = ?s.stopped, "demo phone finished with refusals");
+            }
+        }
+    });
+    let run = RunOptions { osmand_url: url, warp: Warp { wall_start: Utc::now(), ..warp }, retry: Default::default() };
+    let summary = simulator::fleet::run_fleet(fleet, run, notes, until(stopped)).await?;
+    let (sent, accepted, rejected) =
+        summary.persons.iter().fold((0, 0, 0), |(s, a, r), p| (s + p.sent, a + p.accepted, r + p.rejected));
+    tracing::info!(sent, accepted, rejected, interrupted = summary.interrupted, "demo fleet stopped");
+    Ok(())
+}
+
+fn names_of(p: &demo::DemoPhone) -> String {
+    format!("{}（{}）", p.name, p.county)
+}
+
+/// Logs every alarm and confirmation request of the demo persons as it appears (the demo
+/// process has the database; staff would watch the console).
+async fn watch_alarms(
+    pool: sqlx::PgPool,
+    names: HashMap<i64, String>,
+    persons: Vec<i64>,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut seen_alarms: Option<std::collections::HashSet<i64>> = None;
+    let mut confirms: HashMap<i64, String> = HashMap::new();
+    let mut requested: HashMap<i64, usize> = HashMap::new();
+    let mut first = true;
+    let stop = until(stopped);
+    tokio::pin!(stop);
+    loop {
+        if let Ok(alarms) = tracker::track::alarms(&pool, None, Some("open")).await {
+            let fresh = seen_alarms.is_none();
+            let seen = seen_alarms.get_or_insert_with(Default::default);
+            let mut earlier = 0;
+            for a in alarms.iter().rev() {
+                if seen.insert(a.id) {
+                    if fresh {
+                        earlier += 1;
+                        continue;
+                    }
+                    let name = names.get(&a.person).map(String::as_str).unwrap_or("?");
+                    tracing::info!(alarm = a.id, person = a.person, %name, kind = %a.kind, fence = ?a.fence,
+                        cause_fixed_at = ?a.cause_fixed_at, "ALARM");
+                }
+            }
+            if fresh && earlier > 0 {
+                tracing::info!(open = earlier, "alarms still open from an earlier run (`cctrack alarms` lists them)");
+            }
+        }
+        let rows = tracker::track::confirmations(&pool, &persons).await;
+        for tracker::track::Confirmation { id, person, kind, state } in rows.unwrap_or_default() {
+            if confirms.get(&id) == Some(&state) {
+                continue;
+            }
+            let old = confirms.insert(id, state.clone());
+            if first {
+                continue;
+            }
+            let name = names.get(&person).map(String::as_str).unwrap_or("?");
+            let kind = kind.unwrap_or_default();
+            // A drifting phone asks for many confirmations: the first of each person is worth a
+            // line, the rest are counted at debug level.
+            let n = requested.entry(person).or_insert(0);
+            match (old, state.as_str()) {
+                (None, "pending") | (None, "answered") if *n == 0 => {
+                    *n += 1;
+                    tracing::info!(request = id, person, %name, %kind,
+                        "doubtful fix (uncertain or implausible): confirmation requested; only a second \
+                         non-compliant fix opens an alarm (more requests of this person at debug level)")
+                }
+                (_, s) => {
+                    *n += 1;
+                    tracing::debug!(request = id, person, %name, %kind, state = s, count = *n, "confirmation request")
+                }
+            }
+        }
+        first = false;
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+        }
+    }
+}
