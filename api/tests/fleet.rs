@@ -22,41 +22,16 @@ struct World {
 
 async fn world() -> World {
     let db = cctrack_tests::TestDb::new().await.unwrap();
-    let office: i64 = sqlx::query_scalar(
-        "WITH c AS (INSERT INTO organisations (kind, name, adcode) VALUES ('city', '营口市', '210800') RETURNING id),
-              k AS (INSERT INTO organisations (kind, parent_id, name, adcode) SELECT 'county', id, '站前区', '210802' FROM c RETURNING id)
-         INSERT INTO organisations (kind, parent_id, name) SELECT 'office', id, '跃进司法所' FROM k RETURNING id",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let office = common::office(&db).await;
     let dir = std::env::temp_dir().join(format!("cctrack-fleet-test-{}-{}", std::process::id(), office));
     std::fs::create_dir_all(&dir).unwrap();
     World { db, office, dir }
 }
 
-/// A person with a phone (backdated a day), returning (person, enrolment id).
+/// A person with a Traccar Client phone (backdated a day), returning (person, enrolment id).
 async fn person(w: &World, name: &str) -> (i64, String) {
-    let id = run_json(cctrack(&w.db.url).args([
-        "persons",
-        "add",
-        "--office",
-        &w.office.to_string(),
-        "--name",
-        name,
-        "--level",
-        "strict",
-        "--json",
-    ]))["id"]
-        .as_i64()
-        .unwrap();
-    let e = run_json(cctrack(&w.db.url).args(["device", "enrol", "--person", &id.to_string(), "--json"]));
-    sqlx::query("UPDATE devices SET enrolled_at = now() - interval '1 day' WHERE id = $1")
-        .bind(e["device_id"].as_i64().unwrap())
-        .execute(&w.db.pool)
-        .await
-        .unwrap();
-    (id, e["enrolment_id"].as_str().unwrap().to_string())
+    let id = common::add_person(&w.db, w.office, name);
+    (id, common::enrol_phone(&w.db, id, "osmand").await.0)
 }
 
 fn fence(w: &World, person: i64, kind: &str, geojson: &Value) -> i64 {

@@ -21,47 +21,13 @@ struct World {
 /// A county, an office and one person with consent.
 async fn world() -> World {
     let db = cctrack_tests::TestDb::new().await.unwrap();
-    let office: i64 = sqlx::query_scalar(
-        "WITH c AS (INSERT INTO organisations (kind, name, adcode) VALUES ('city', '营口市', '210800') RETURNING id),
-              k AS (INSERT INTO organisations (kind, parent_id, name, adcode) SELECT 'county', id, '站前区', '210802' FROM c RETURNING id)
-         INSERT INTO organisations (kind, parent_id, name) SELECT 'office', id, '跃进司法所' FROM k RETURNING id",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
-    let added = run_json(cctrack(&db.url).args([
-        "persons",
-        "add",
-        "--office",
-        &office.to_string(),
-        "--name",
-        "张三",
-        "--level",
-        "strict",
-        "--json",
-    ]));
-    let person = added["id"].as_i64().unwrap();
+    let office = common::office(&db).await;
+    let person = common::add_person(&db, office, "张三");
     World { db, person }
 }
 
-/// Enrols a phone, backdated a day so that tests may send fixes from the last hours (fixes from
-/// before enrolment are refused).
 async fn enrol(w: &World, protocol: &str) -> (String, String) {
-    let e = run_json(cctrack(&w.db.url).args([
-        "device",
-        "enrol",
-        "--person",
-        &w.person.to_string(),
-        "--protocol",
-        protocol,
-        "--json",
-    ]));
-    sqlx::query("UPDATE devices SET enrolled_at = now() - interval '1 day' WHERE id = $1")
-        .bind(e["device_id"].as_i64().unwrap())
-        .execute(&w.db.pool)
-        .await
-        .unwrap();
-    (e["enrolment_id"].as_str().unwrap().to_string(), e["token"].as_str().unwrap().to_string())
+    common::enrol_phone(&w.db, w.person, protocol).await
 }
 
 fn add_fence(w: &World, kind: &str, geojson: &Value, extra: &[&str]) -> i64 {

@@ -26,48 +26,16 @@ struct World {
 /// A county and a judicial office.
 async fn world() -> World {
     let db = cctrack_tests::TestDb::new().await.unwrap();
-    let office: i64 = sqlx::query_scalar(
-        "WITH c AS (INSERT INTO organisations (kind, name, adcode) VALUES ('city', '营口市', '210800') RETURNING id),
-              k AS (INSERT INTO organisations (kind, parent_id, name, adcode) SELECT 'county', id, '站前区', '210802' FROM c RETURNING id)
-         INSERT INTO organisations (kind, parent_id, name) SELECT 'office', id, '跃进司法所' FROM k RETURNING id",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let office = common::office(&db).await;
     World { db, office }
 }
 
-/// A person with consent (from a day ago) and a phone enrolled for `protocol`, backdated a day
-/// so that the replayed hours are after its enrolment. Returns (person, enrolment id, token).
+/// A person with consent and a phone enrolled for `protocol` (backdated a day so that the
+/// replayed hours are after its enrolment). Returns (person, enrolment id, token).
 async fn phone(w: &World, name: &str, protocol: Protocol) -> (i64, String, String) {
-    let person = run_json(cctrack(&w.db.url).args([
-        "persons",
-        "add",
-        "--office",
-        &w.office.to_string(),
-        "--name",
-        name,
-        "--level",
-        "strict",
-        "--json",
-    ]))["id"]
-        .as_i64()
-        .unwrap();
-    let e = run_json(cctrack(&w.db.url).args([
-        "device",
-        "enrol",
-        "--person",
-        &person.to_string(),
-        "--protocol",
-        protocol.name(),
-        "--json",
-    ]));
-    sqlx::query("UPDATE devices SET enrolled_at = now() - interval '1 day' WHERE id = $1")
-        .bind(e["device_id"].as_i64().unwrap())
-        .execute(&w.db.pool)
-        .await
-        .unwrap();
-    (person, e["enrolment_id"].as_str().unwrap().to_string(), e["token"].as_str().unwrap().to_string())
+    let person = common::add_person(&w.db, w.office, name);
+    let (enrolment, token) = common::enrol_phone(&w.db, person, protocol.name()).await;
+    (person, enrolment, token)
 }
 
 fn track(w: &World, person: i64) -> Vec<Value> {

@@ -154,3 +154,51 @@ impl Drop for Server {
         }
     }
 }
+
+/// A city (营口市), a county (站前区) and a judicial office in `db`; returns the office's id.
+pub async fn office(db: &cctrack_tests::TestDb) -> i64 {
+    sqlx::query_scalar(
+        "WITH c AS (INSERT INTO organisations (kind, name, adcode) VALUES ('city', '营口市', '210800') RETURNING id),
+              k AS (INSERT INTO organisations (kind, parent_id, name, adcode) SELECT 'county', id, '站前区', '210802' FROM c RETURNING id)
+         INSERT INTO organisations (kind, parent_id, name) SELECT 'office', id, '跃进司法所' FROM k RETURNING id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// A 严管 person with positioning consent, added with `cctrack persons add`; returns the id.
+pub fn add_person(db: &cctrack_tests::TestDb, office: i64, name: &str) -> i64 {
+    let added = run_json(cctrack(&db.url).args([
+        "persons",
+        "add",
+        "--office",
+        &office.to_string(),
+        "--name",
+        name,
+        "--level",
+        "strict",
+        "--json",
+    ]));
+    added["id"].as_i64().unwrap()
+}
+
+/// Enrols a phone with `cctrack device enrol`, backdated a day so that tests may send fixes
+/// from the last hours (fixes from before enrolment are refused); returns (enrolment id, token).
+pub async fn enrol_phone(db: &cctrack_tests::TestDb, person: i64, protocol: &str) -> (String, String) {
+    let e = run_json(cctrack(&db.url).args([
+        "device",
+        "enrol",
+        "--person",
+        &person.to_string(),
+        "--protocol",
+        protocol,
+        "--json",
+    ]));
+    sqlx::query("UPDATE devices SET enrolled_at = now() - interval '1 day' WHERE id = $1")
+        .bind(e["device_id"].as_i64().unwrap())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    (e["enrolment_id"].as_str().unwrap().to_string(), e["token"].as_str().unwrap().to_string())
+}
