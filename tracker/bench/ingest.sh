@@ -75,5 +75,6 @@ distinct=$(sql "SELECT count(*) FROM (SELECT DISTINCT device_id, device_seq FROM
 lost=$(( acknowledged > stored ? acknowledged - stored : 0 ))
 duplicated=$(( stored - distinct ))
 p99=$(sed -n 's/^ *99% *\([0-9.]*\)\(ms\|s\|us\).*/\1 \2/p' <<<"$single" | awk '{ if ($2=="s") print $1*1000; else if ($2=="us") print $1/1000; else print $1 }')
+echo "server resident memory: $(( $(ps -o rss= -p "$server_pid") / 1024 )) MiB"
 echo "acknowledged=$acknowledged stored=$stored (in-flight requests cut off at the end may be stored unacknowledged)"
 echo "single_fixes_per_s=$(( single_ok / secs )) p99_ms=$p99 batch_fixes_per_s=$(( batch_ok * 100 / secs )) lost=$lost duplicated=$duplicated"

@@ -120,7 +120,13 @@ pub struct DeviceDirectory {
     /// One verification at a time per enrolment id: when a phone's buffered fixes (or many phones
     /// after a restart) arrive at once, the others wait for the first and then hit the cache.
     verifying: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// argon2id takes 19 MiB and tens of milliseconds per verification: after a restart every
+    /// phone needs one, so they run a few at a time instead of all at once.
+    verify_slots: tokio::sync::Semaphore,
 }
+
+/// Concurrent token verifications (memory: this × 19 MiB).
+const VERIFY_SLOTS: usize = 4;
 
 impl DeviceDirectory {
     pub fn new(pool: PgPool) -> Self {
@@ -129,6 +135,7 @@ impl DeviceDirectory {
             key: RandomState::new(),
             cache: Mutex::new(HashMap::new()),
             verifying: Mutex::new(HashMap::new()),
+            verify_slots: tokio::sync::Semaphore::new(VERIFY_SLOTS),
         }
     }
 
@@ -176,6 +183,7 @@ impl DeviceDirectory {
             return Ok(None);
         };
         let token = token.to_string();
+        let _slot = self.verify_slots.acquire().await.expect("verification semaphore is never closed");
         let ok = tokio::task::spawn_blocking(move || secret::verify(&token, &hash))
             .await
             .expect("token verification panicked");
