@@ -9,7 +9,10 @@
 //! against the brute-force oracle (exit code 1 on any disagreement).
 //!
 //! `cargo run --release -p geofence --example peers_workload -- [DIR]`
-//! Last line: `fixes_per_s=<N> with_distance_per_s=<N>`.
+//! Last line: `fixes_per_s=<N> with_distance_per_s=<N>` (the batch figures, wall clock).
+//! Env: `PEERS_QUICK=1` one pass per mode; `PEERS_PROFILE=1f|1d|…` one mode five times (for
+//! profilers: mode 0 per-fix calls, 1 batch, 2 batch with cached keys, 3 stream; f = verdicts
+//! only, d = with distances).
 
 use std::time::Instant;
 
@@ -55,6 +58,14 @@ fn ring(coords: &[f64], off: &[i64], i: usize) -> MultiPolygon<f64> {
     MultiPolygon(vec![Polygon::new(LineString(cs), vec![])])
 }
 
+/// CPU time of this thread, seconds (wall time counts waiting for a core on a busy machine).
+fn thread_cpu_s() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
 fn rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -64,13 +75,22 @@ fn rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-#[derive(Default, Debug, Clone, PartialEq, Eq)]
+#[derive(Default, Debug, Clone)]
 struct Tally {
+    /// CPU seconds of the pass (not part of the comparison between passes).
+    cpu_s: f64,
     own: [u64; 3],
     zone: [u64; 3],
     own_point_inside: u64,
     zone_hits: u64,
     ck_zone: u64,
+}
+
+impl PartialEq for Tally {
+    fn eq(&self, o: &Self) -> bool {
+        (self.own, self.zone, self.own_point_inside, self.zone_hits, self.ck_zone)
+            == (o.own, o.zone, o.own_point_inside, o.zone_hits, o.ck_zone)
+    }
 }
 
 fn idx(p: Position) -> usize {
@@ -170,6 +190,7 @@ fn main() {
     let run = |fast: bool, mode: u8| -> (f64, Tally) {
         let mut out = Vec::with_capacity(16);
         let mut t = Tally::default();
+        let cpu0 = thread_cpu_s();
         let start = Instant::now();
         match mode {
             0 => {
@@ -180,22 +201,31 @@ fn main() {
                 }
             }
             1 => set.evaluate_batch(&batch, fast, |i, v| tally(&mut t, i, v)),
-            _ => set.evaluate_batch(&batch_keys, fast, |i, v| tally(&mut t, i, v)),
+            2 => set.evaluate_batch(&batch_keys, fast, |i, v| tally(&mut t, i, v)),
+            _ => set.evaluate_stream(&batch, fast, |i, v| tally(&mut t, i, v)),
         }
-        (start.elapsed().as_secs_f64(), t)
+        let wall = start.elapsed().as_secs_f64();
+        t.cpu_s = thread_cpu_s() - cpu0;
+        (wall, t)
     };
     if let Ok(v) = std::env::var("PEERS_PROFILE") {
         // Profiling aid: PEERS_PROFILE=<mode 0|1|2><f|d>, e.g. 1f = batch, verdicts only.
         let (mode, fast) = (v.as_bytes()[0] - b'0', v.as_bytes().get(1) == Some(&b'f'));
         for _ in 0..5 {
-            let (t, _) = run(fast, mode);
-            println!("{v}: {} fixes/s", (nfix as f64 / t).round());
+            let (t, tally) = run(fast, mode);
+            println!(
+                "{v}: {} fixes/s wall, {} per CPU-second",
+                (nfix as f64 / t).round(),
+                (nfix as f64 / tally.cpu_s).round()
+            );
         }
         return;
     }
     let passes = if std::env::var_os("PEERS_QUICK").is_some() { 1 } else { 3 };
     let median3 = |fast: bool, mode: u8| -> (f64, Tally) {
-        let mut runs: Vec<(f64, Tally)> = (0..passes).map(|_| run(fast, mode)).collect();
+        // Three passes for the headline (batch) figures, one for the other ways of calling.
+        let n = if mode == 1 { passes } else { 1 };
+        let mut runs: Vec<(f64, Tally)> = (0..n).map(|_| run(fast, mode)).collect();
         assert!(runs.windows(2).all(|w| w[0].1 == w[1].1), "passes disagree");
         runs.sort_by(|a, b| a.0.total_cmp(&b.0));
         runs.swap_remove(runs.len() / 2)
@@ -206,7 +236,9 @@ fn main() {
     let (t_dist_keys, _) = median3(false, 2);
     let (t_fast_single, tally_single) = median3(true, 0);
     let (t_dist_single, _) = median3(false, 0);
-    if tally_fast_keys != tally_fast || tally_single != tally_fast {
+    let (t_fast_stream, tally_stream) = median3(true, 3);
+    let (t_dist_stream, _) = median3(false, 3);
+    if tally_fast_keys != tally_fast || tally_single != tally_fast || tally_stream != tally_fast {
         eprintln!(
             "FAIL: batch and per-fix evaluation disagree: {tally_fast:?} / {tally_fast_keys:?} / {tally_single:?}"
         );
@@ -223,15 +255,24 @@ fn main() {
     );
     let rate = |s: f64| (nfix as f64 / s).round() as u64;
     println!(
-        "verdicts only:  batch {} fixes/s (person ids), batch {} fixes/s (cached person keys), per-fix calls {} fixes/s",
+        "headline (batch, median of {passes}): verdicts only {} fixes/s wall ({} per CPU-second), with distances {} fixes/s wall ({} per CPU-second)",
+        rate(t_fast),
+        rate(tally_fast.cpu_s),
+        rate(t_dist),
+        rate(tally_dist.cpu_s)
+    );
+    println!(
+        "verdicts only:  batch {} fixes/s (grouped by person id), batch {} fixes/s (cached person keys), stream {} fixes/s (input order, prefetch), per-fix calls {} fixes/s",
         rate(t_fast),
         rate(t_fast_keys),
+        rate(t_fast_stream),
         rate(t_fast_single)
     );
     println!(
-        "with distances: batch {} fixes/s (person ids), batch {} fixes/s (cached person keys), per-fix calls {} fixes/s",
+        "with distances: batch {} fixes/s (grouped by person id), batch {} fixes/s (cached person keys), stream {} fixes/s (input order, prefetch), per-fix calls {} fixes/s",
         rate(t_dist),
         rate(t_dist_keys),
+        rate(t_dist_stream),
         rate(t_dist_single)
     );
 

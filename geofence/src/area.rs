@@ -313,8 +313,8 @@ impl PreparedArea {
 
     /// Starts loading the grid cell a query at this point will read.
     #[inline]
-    pub(crate) fn prefetch(&self, lon: f64, lat: f64) {
-        self.grid.prefetch_cell(self.frame.to_local(lon, lat));
+    pub(crate) fn prefetch(&self, lon: f64, lat: f64, exact: bool) {
+        self.grid.prefetch_cell(self.frame.to_local(lon, lat), exact);
     }
 
     /// The local frame of this area.
@@ -409,8 +409,13 @@ impl PreparedArea {
         let cell = self.grid.cell_of(p);
         let inside = self.parity_in(p, cell);
         let s = self.frame.scale_at(k);
-        let d = self.grid.nearest(&self.xy, p, cell, s, f64::INFINITY, -1.0);
-        (if inside { d } else { -d }, inside)
+        let (mut d, e) = self.grid.nearest_edge(&self.xy, p, cell, s, f64::INFINITY, -1.0);
+        // Rounding leaves ~1e-13 m for a point exactly on an edge; make it exactly 0 so that
+        // boundary points count as covered when the accuracy is 0.
+        if d < 1e-9 && e != u32::MAX && EdgeGrid::on_edge(&self.xy, e, p) {
+            d = 0.0;
+        }
+        (if inside || d == 0.0 { d } else { -d }, inside)
     }
 
     /// `(inside, near)`: the ray-crossing inside flag and whether any boundary point lies

@@ -5,10 +5,19 @@
 //! pays for all of them on every fix. Personal fences are therefore looked up by person (a
 //! dense `Vec` behind an id map), and only shared fences (district boundaries, exclusion zones
 //! that apply to many persons) live in an `rstar` R-tree, bulk-loaded at start and updated
-//! incrementally. Shared fences are stored once and know whom they apply to.
+//! incrementally. Shared fences are stored once and know whom they apply to. A coarse
+//! occupancy bitmap in front of the tree lets fixes far from every exclusion zone skip the walk.
+//!
+//! Three ways to evaluate, same verdicts: [`FenceSet::evaluate`] / [`FenceSet::evaluate_into`]
+//! for one fix; [`FenceSet::evaluate_stream`] for many in input order, prefetching the fences of
+//! the next fixes so that their cache misses overlap; [`FenceSet::evaluate_batch`], the same after
+//! grouping the fixes by person (each person's fixes keep their order), fastest when a batch
+//! mixes many persons. Person id → dense index is a hash lookup; callers may cache the
+//! [`PersonKey`] (measured on the peers workload: dense keys and id lookups within ~10 % once
+//! grouped; the id map costs ~9 ns in cache).
 //!
 //! # Memory
-//! Per person: 56 B (`PersonFences`) + ~24 B in the id map. Per fence: `size_of::<Fence>()`
+//! Per person: 56 B (`PersonFences`) + ~13 B in the id map. Per fence: `size_of::<Fence>()`
 //! (see [`FenceSet::memory_bytes`]) plus its shape's heap (`PreparedArea::heap_bytes`). Per
 //! shared fence additionally ~48 B of R-tree entry and slot maps.
 
@@ -107,6 +116,103 @@ impl RTreeParams for ZoneParams {
     type DefaultInsertionStrategy = RStarInsertionStrategy;
 }
 
+/// A coarse occupancy bitmap over the exclusion zones' bounding boxes, in front of the R-tree:
+/// a fix whose accuracy square touches no marked cell cannot be near any zone, and skips the
+/// tree walk (~0.5 µs on 10 k zones). Conservative: bits are set on insert and never cleared
+/// on removal (a stale bit costs one tree query, never a wrong answer); a zone outside the
+/// mask's extent switches the filter off until the next bulk load.
+#[derive(Debug, Clone)]
+struct ZoneMask {
+    lon0: f64,
+    lat0: f64,
+    inv_dlon: f64,
+    inv_dlat: f64,
+    nx: usize,
+    ny: usize,
+    bits: Vec<u64>,
+}
+
+impl ZoneMask {
+    /// At most 2^18 cells (32 KB: stays in L1/L2).
+    const MAX_CELLS: f64 = 262_144.0;
+
+    fn new(boxes: &[[f64; 4]]) -> Option<Self> {
+        let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        for x in boxes {
+            b = [b[0].min(x[0]), b[1].min(x[1]), b[2].max(x[2]), b[3].max(x[3])];
+        }
+        if boxes.is_empty() || !(b[2] > b[0] && b[3] > b[1]) {
+            return None;
+        }
+        let (w, h) = (b[2] - b[0], b[3] - b[1]);
+        let cell = (w * h / Self::MAX_CELLS).sqrt();
+        let nx = ((w / cell).ceil() as usize).clamp(1, 1 << 20);
+        let ny = ((h / cell).ceil() as usize).clamp(1, 1 << 20);
+        let mut m = ZoneMask {
+            lon0: b[0],
+            lat0: b[1],
+            inv_dlon: nx as f64 / w,
+            inv_dlat: ny as f64 / h,
+            nx,
+            ny,
+            bits: vec![0; (nx * ny).div_ceil(64)],
+        };
+        for x in boxes {
+            m.mark(x);
+        }
+        Some(m)
+    }
+
+    /// Cell range covering `[lon0, lat0, lon1, lat1]`, clamped; `None` if disjoint. (Truncation
+    /// instead of `floor`, a libm call on baseline x86-64: it can only widen the range.)
+    #[inline]
+    fn range(&self, r: &[f64; 4]) -> Option<(usize, usize, usize, usize)> {
+        let fx0 = ((r[0] - self.lon0) * self.inv_dlon) as i64 as f64;
+        let fx1 = ((r[2] - self.lon0) * self.inv_dlon) as i64 as f64;
+        let fy0 = ((r[1] - self.lat0) * self.inv_dlat) as i64 as f64;
+        let fy1 = ((r[3] - self.lat0) * self.inv_dlat) as i64 as f64;
+        if fx1 < 0.0 || fy1 < 0.0 || fx0 >= self.nx as f64 || fy0 >= self.ny as f64 {
+            return None;
+        }
+        let c = |v: f64, n: usize| (v.max(0.0) as usize).min(n - 1);
+        Some((c(fx0, self.nx), c(fx1, self.nx), c(fy0, self.ny), c(fy1, self.ny)))
+    }
+
+    /// Whether a box lies within the mask's extent (else the mask cannot vouch for it).
+    fn covers(&self, r: &[f64; 4]) -> bool {
+        r[0] >= self.lon0
+            && r[1] >= self.lat0
+            && r[2] <= self.lon0 + self.nx as f64 / self.inv_dlon
+            && r[3] <= self.lat0 + self.ny as f64 / self.inv_dlat
+    }
+
+    fn mark(&mut self, r: &[f64; 4]) {
+        if let Some((x0, x1, y0, y1)) = self.range(r) {
+            for y in y0..=y1 {
+                for x in x0..=x1 {
+                    let k = y * self.nx + x;
+                    self.bits[k / 64] |= 1 << (k % 64);
+                }
+            }
+        }
+    }
+
+    /// Whether any zone box may meet `r` (true when unsure).
+    #[inline]
+    fn may_hit(&self, r: &[f64; 4]) -> bool {
+        let Some((x0, x1, y0, y1)) = self.range(r) else { return false };
+        if (x1 - x0 + 1) * (y1 - y0 + 1) > 64 {
+            return true;
+        }
+        (y0..=y1).any(|y| {
+            (x0..=x1).any(|x| {
+                let k = y * self.nx + x;
+                self.bits[k / 64] & (1 << (k % 64)) != 0
+            })
+        })
+    }
+}
+
 #[derive(Debug, Default)]
 struct PersonFences {
     id: PersonId,
@@ -132,6 +238,8 @@ pub struct FenceSet {
     shared_slot: IdMap<u32>,
     free_slots: Vec<u32>,
     tree: RTree<Entry, ZoneParams>,
+    /// Occupancy filter over exclusion zones; `None` = always ask the tree.
+    zone_mask: Option<ZoneMask>,
     incl_all: Vec<u32>,
 }
 
@@ -144,6 +252,41 @@ pub struct BatchFix {
     pub person: PersonId,
     /// The fix.
     pub fix: FixPoint,
+}
+
+/// Indices of `fixes` ordered by person id, stable (each person's fixes keep their order):
+/// an LSD radix sort on the id's bits (16 bits a pass, passes whose digit is constant skipped),
+/// ~10× cheaper than a comparison sort on a million fixes.
+fn group_by_person(fixes: &[BatchFix]) -> Vec<u32> {
+    // Keys travel with their indices so every pass reads sequentially. The sign bit is flipped
+    // so that the unsigned order is the signed order.
+    let mut items: Vec<(u64, u32)> =
+        fixes.iter().enumerate().map(|(i, f)| ((f.person as u64) ^ (1 << 63), i as u32)).collect();
+    let mut tmp = vec![(0u64, 0u32); items.len()];
+    let mut count = vec![0usize; 1 << 16];
+    for pass in 0..4 {
+        let shift = pass * 16;
+        count.iter_mut().for_each(|c| *c = 0);
+        for &(k, _) in &items {
+            count[((k >> shift) & 0xffff) as usize] += 1;
+        }
+        if count.contains(&items.len()) {
+            continue; // every key has the same digit here
+        }
+        let mut sum = 0;
+        for c in count.iter_mut() {
+            let n = *c;
+            *c = sum;
+            sum += n;
+        }
+        for &(k, i) in &items {
+            let d = ((k >> shift) & 0xffff) as usize;
+            tmp[count[d]] = (k, i);
+            count[d] += 1;
+        }
+        std::mem::swap(&mut items, &mut tmp);
+    }
+    items.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Whom a fence may concern (see [`FenceSet::persons_possibly_inside`]).
@@ -183,7 +326,22 @@ impl FenceSet {
             set.link_inclusion(slot);
         }
         set.tree = RTree::bulk_load_with_params(entries);
+        set.rebuild_zone_mask();
         Ok(set)
+    }
+
+    /// Rebuilds the occupancy filter in front of the R-tree from the current exclusion zones
+    /// (done by [`with_shared`](Self::with_shared); call after many removals or after adding
+    /// zones outside the area covered at load time, which switches the filter off).
+    pub fn rebuild_zone_mask(&mut self) {
+        let boxes: Vec<[f64; 4]> = self
+            .shared
+            .iter()
+            .flatten()
+            .filter(|s| s.fence.kind == FenceKind::Exclusion)
+            .map(|s| s.fence.shape.bbox_lonlat())
+            .collect();
+        self.zone_mask = ZoneMask::new(&boxes);
     }
 
     fn person_slot(&mut self, person: PersonId) -> u32 {
@@ -292,6 +450,13 @@ impl FenceSet {
         });
         let entry = entry_of(&fence, slot);
         self.tree.insert(entry);
+        if fence.kind == FenceKind::Exclusion {
+            let b = fence.shape.bbox_lonlat();
+            match &mut self.zone_mask {
+                Some(m) if m.covers(&b) => m.mark(&b),
+                _ => self.zone_mask = None,
+            }
+        }
         self.shared_slot.insert(fence.id, slot);
         self.shared[slot as usize] = Some(SharedFence { fence, applies: applies.normalised(), entry });
         self.link_inclusion(slot);
@@ -458,7 +623,13 @@ impl FenceSet {
         let r = if probe.a.is_finite() { probe.a } else { 0.0 };
         let dlon = r / probe.k.kx * 1.001 + 1e-9;
         let dlat = r / probe.k.ky * 1.001 + 1e-9;
-        let env = AABB::from_corners([probe.lon - dlon, probe.lat - dlat], [probe.lon + dlon, probe.lat + dlat]);
+        let r = [probe.lon - dlon, probe.lat - dlat, probe.lon + dlon, probe.lat + dlat];
+        if let Some(m) = &self.zone_mask {
+            if !m.may_hit(&r) {
+                return;
+            }
+        }
+        let env = AABB::from_corners([r[0], r[1]], [r[2], r[3]]);
         let _ = self.tree.locate_in_envelope_intersecting_int(&env, |e| f(e.data));
     }
 
@@ -469,24 +640,43 @@ impl FenceSet {
         if s.fence.kind != FenceKind::Exclusion || !s.applies.includes(person) || !s.fence.is_active_probe(probe) {
             return;
         }
-        let v = if fast { s.fence.verdict_fast_probe(probe) } else { s.fence.verdict_probe(probe) };
+        // Most candidates are definitely outside (only their box was near): decide that without
+        // the exact distance, which is computed only for zones that will be reported.
+        let v = s.fence.verdict_fast_probe(probe);
         if v.position != Position::Outside {
-            out.push(v);
+            out.push(if fast { v } else { s.fence.verdict_probe(probe) });
         }
     }
 
     /// Evaluates many fixes, as [`evaluate_into`](Self::evaluate_into) does one, calling
-    /// `sink(index, verdicts)` for each in order. Same verdicts, higher throughput: the fences a
-    /// fix will read are prefetched several fixes ahead (person record 16 ahead, fence headers
-    /// and R-tree candidates 8 ahead, grid cells 4 ahead), so the cache misses of consecutive
-    /// fixes overlap instead of queueing. Use it when fixes arrive in batches.
-    pub fn evaluate_batch(&self, fixes: &[BatchFix], fast: bool, mut sink: impl FnMut(usize, &[Verdict])) {
+    /// `sink(index, verdicts)` once per fix, **grouped by person**: fixes are visited in order of
+    /// person id, each person's fixes in their input order (so per-person time order is kept).
+    /// Grouping lets consecutive fixes of one person share the cache lines of that person's
+    /// fences (the sort is included in the cost); the pipeline of
+    /// [`evaluate_stream`](Self::evaluate_stream) prefetches the next persons' data.
+    pub fn evaluate_batch(&self, fixes: &[BatchFix], fast: bool, sink: impl FnMut(usize, &[Verdict])) {
+        let order = group_by_person(fixes);
+        self.pipeline(fixes, &order, fast, sink);
+    }
+
+    /// Evaluates many fixes in input order, calling `sink(index, verdicts)` for each. Same
+    /// verdicts as [`evaluate_into`](Self::evaluate_into), higher throughput: the fences a fix
+    /// will read are prefetched several fixes ahead (person record 16 ahead, fence headers and
+    /// R-tree candidates 8 ahead, grid cells 4 ahead), so the cache misses of consecutive fixes
+    /// overlap instead of queueing.
+    pub fn evaluate_stream(&self, fixes: &[BatchFix], fast: bool, sink: impl FnMut(usize, &[Verdict])) {
+        let order: Vec<u32> = (0..fixes.len() as u32).collect();
+        self.pipeline(fixes, &order, fast, sink);
+    }
+
+    fn pipeline(&self, all: &[BatchFix], order: &[u32], fast: bool, mut sink: impl FnMut(usize, &[Verdict])) {
+        let fixes = |i: usize| &all[order[i] as usize];
         const D1: usize = 16;
         const D2: usize = 8;
         const D3: usize = 4;
         const RING: usize = 16; // > D2, power of two
         const ZMAX: usize = 6;
-        let n = fixes.len();
+        let n = order.len();
         let mut keys = [None; 32]; // > D1
         let mut probes = [None::<Probe>; RING];
         let mut zones = [([0u32; ZMAX], 0usize); RING];
@@ -494,7 +684,7 @@ impl FenceSet {
         for i in 0..n + D1 {
             // Stage 1: resolve the person and start loading their record.
             if i < n {
-                let fx = &fixes[i];
+                let fx = fixes(i);
                 let key = fx.key.or_else(|| self.person_key(fx.person));
                 if let Some(PersonKey(k)) = key {
                     prefetch_all(&self.persons[k as usize]);
@@ -503,7 +693,7 @@ impl FenceSet {
             }
             // Stage 2: fence headers; R-tree query, candidates' headers.
             if let Some(j) = (i + D2).checked_sub(D1).filter(|&j| j < n) {
-                let probe = Probe::new(&fixes[j].fix);
+                let probe = Probe::new(&fixes(j).fix);
                 if let Some(PersonKey(k)) = keys[j % 32] {
                     let pf = &self.persons[k as usize];
                     for f in &pf.own {
@@ -531,13 +721,13 @@ impl FenceSet {
                 if let Some(p) = &probes[j % RING] {
                     if let Some(PersonKey(k)) = keys[j % 32] {
                         for f in &self.persons[k as usize].own {
-                            f.shape.prefetch(p.lon, p.lat);
+                            f.shape.prefetch(p.lon, p.lat, !fast);
                         }
                     }
                     let (zs, nz) = &zones[j % RING];
                     for &slot in &zs[..(*nz).min(ZMAX)] {
                         if let Some(s) = &self.shared[slot as usize] {
-                            s.fence.shape.prefetch(p.lon, p.lat);
+                            s.fence.shape.prefetch(p.lon, p.lat, false);
                         }
                     }
                 }
@@ -545,7 +735,7 @@ impl FenceSet {
             // Stage 4: evaluate.
             if let Some(j) = i.checked_sub(D1) {
                 let Some(probe) = probes[j % RING].take() else { continue };
-                let person = fixes[j].person;
+                let person = fixes(j).person;
                 out.clear();
                 self.eval_person(keys[j % 32], &probe, fast, &mut out);
                 let (zs, nz) = zones[j % RING];
@@ -559,7 +749,7 @@ impl FenceSet {
                         ControlFlow::<()>::Continue(())
                     });
                 }
-                sink(j, &out);
+                sink(order[j] as usize, &out);
             }
         }
     }

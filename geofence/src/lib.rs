@@ -51,6 +51,10 @@ pub mod schedule;
 pub mod shape;
 pub mod verdict;
 
+/// The `geo` crate this API speaks (`MultiPolygon`, `LineString`…), re-exported so that callers
+/// name the very same types without depending on `geo` themselves.
+pub use geo;
+
 pub use area::PreparedArea;
 pub use error::{FenceError, GeometryError};
 pub use fence::{Fence, FenceId, FenceKind, FixPoint, PersonId, Probe};

@@ -253,7 +253,12 @@ impl Shape {
             }
             Shape::Corridor(c) => {
                 let w = c.half_width_m;
-                let m = c.line_distance(lon, lat, k, w + a, w - a);
+                let bound = w + a;
+                let m = c.line_distance(lon, lat, k, bound, w - a);
+                if m >= bound {
+                    // Nothing within w + a: definitely outside (w − m would round near −a).
+                    return (Position::Outside, false);
+                }
                 let d = w - m;
                 (Position::classify(d, a), d >= 0.0)
             }
@@ -262,9 +267,9 @@ impl Shape {
 
     /// Starts loading what evaluating this shape at the point will read first.
     #[inline]
-    pub(crate) fn prefetch(&self, lon: f64, lat: f64) {
+    pub(crate) fn prefetch(&self, lon: f64, lat: f64, exact: bool) {
         if let Shape::Area(a) = self {
-            a.prefetch(lon, lat);
+            a.prefetch(lon, lat, exact);
         }
     }
 
