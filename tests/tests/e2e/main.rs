@@ -3,4 +3,5 @@
 
 mod boundaries;
 mod embedded;
+mod geofence_postgis;
 mod schema;
