@@ -390,8 +390,7 @@ fn encode(opts: &ReplayOptions, endpoint: &reqwest::Url, crs: Crs, fixes: &[Plan
 fn interpret(protocol: Protocol, status: u16, body: &[u8], n: usize) -> Answer {
     match protocol {
         Protocol::Native => native::answer(status, body, n),
-        Protocol::Osmand => osmand::answer(status, body),
-        Protocol::Owntracks => owntracks::answer(status, body),
+        Protocol::Osmand | Protocol::Owntracks => send::single_fix_answer(status, body),
     }
 }
 

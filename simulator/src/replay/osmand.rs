@@ -6,7 +6,7 @@
 use geofence::crs::Crs;
 
 use super::plan::PlannedFix;
-use super::send::{error_body, Answer, Request};
+use super::send::Request;
 
 /// Metres per second in a knot.
 pub const KNOT_MPS: f64 = 1852.0 / 3600.0;
@@ -58,20 +58,11 @@ pub fn request(endpoint: &reqwest::Url, device: &str, crs: Crs, f: &PlannedFix) 
     Request { url, headers: vec![], body: None }
 }
 
-/// 200 with an empty body when stored; the protocol cannot say "duplicate", so a fix already
-/// stored also counts as accepted. 400 names the refused field.
-pub fn answer(status: u16, body: &[u8]) -> Answer {
-    if (200..300).contains(&status) {
-        return Answer::Judged { accepted: 1, duplicates: 0, rejected: vec![], location_request: false };
-    }
-    let (field, message) = error_body(status, body);
-    Answer::all_rejected(1, &field, &message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::replay::native::tests::fix;
+    use crate::replay::send::{single_fix_answer as answer, Answer};
 
     #[test]
     fn query_exactly_as_the_android_app_orders_it() {

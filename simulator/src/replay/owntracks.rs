@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::plan::PlannedFix;
-use super::send::{base64, error_body, Answer, Request};
+use super::send::{base64, Request};
 
 /// OwnTracks' two-character tracker id, required in HTTP mode; shown on maps beside the point.
 pub const TID: &str = "cs";
@@ -47,20 +47,11 @@ pub fn request(endpoint: &reqwest::Url, device: &str, token: &str, f: &PlannedFi
     }
 }
 
-/// 200 `[]` when stored (a duplicate looks the same, so it counts as accepted); 400 names the
-/// refused field.
-pub fn answer(status: u16, body: &[u8]) -> Answer {
-    if (200..300).contains(&status) {
-        return Answer::Judged { accepted: 1, duplicates: 0, rejected: vec![], location_request: false };
-    }
-    let (field, message) = error_body(status, body);
-    Answer::all_rejected(1, &field, &message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::replay::native::tests::fix;
+    use crate::replay::send::{single_fix_answer as answer, Answer};
 
     #[test]
     fn location_message_exactly() {

@@ -50,6 +50,17 @@ impl Answer {
     }
 }
 
+/// The answer to a single-fix protocol (OsmAnd, OwnTracks): any 2xx means stored — these
+/// protocols cannot say "duplicate", so a fix already stored also counts as accepted; otherwise
+/// the body names the refused field.
+pub fn single_fix_answer(status: u16, body: &[u8]) -> Answer {
+    if (200..300).contains(&status) {
+        return Answer::Judged { accepted: 1, duplicates: 0, rejected: vec![], location_request: false };
+    }
+    let (field, message) = error_body(status, body);
+    Answer::all_rejected(1, &field, &message)
+}
+
 /// cctrack's error body `{"error": "field: message", "field": "field"}` as (field, message);
 /// anything else as `http STATUS` and the body's text.
 pub fn error_body(status: u16, body: &[u8]) -> (String, String) {
