@@ -54,15 +54,17 @@ impl Default for IngestConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Cloneable (errors carry the database's message, not the error value), because one failed
+/// group commit answers every request that was in it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum IngestError {
     /// The database could not be reached: the caller should retry later (nothing of the request
     /// was committed).
     #[error("database unavailable: {0}")]
-    Unavailable(sqlx::Error),
+    Unavailable(String),
     /// The database refused the data (a bug: validation should have caught it).
     #[error("database refused the fixes: {0}")]
-    Refused(sqlx::Error),
+    Refused(String),
     #[error("fence cache: {0}")]
     Fences(String),
     #[error("ingest is shutting down")]
@@ -72,8 +74,8 @@ pub enum IngestError {
 impl From<sqlx::Error> for IngestError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::Database(_) => IngestError::Refused(e),
-            other => IngestError::Unavailable(other),
+            sqlx::Error::Database(_) => IngestError::Refused(e.to_string()),
+            other => IngestError::Unavailable(other.to_string()),
         }
     }
 }
@@ -213,48 +215,30 @@ async fn worker(core: Arc<Core>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Submi
             }
         }
         let (jobs, replies): (Vec<Job>, Vec<_>) = batch.into_iter().unzip();
-        if jobs.len() == 1 {
-            let result = core.ingest_many(jobs).await.map(|mut r| r.remove(0));
-            let _ = replies.into_iter().next().expect("one reply").send(result);
-            continue;
-        }
-        // Jobs are consumed by a failed attempt, so keep what is needed to retry them alone.
-        let retry: Vec<Job> = jobs.iter().map(Job::duplicate).collect();
-        match core.ingest_many(jobs).await {
+        match core.ingest_many(&jobs).await {
             Ok(reports) => {
                 for (reply, report) in replies.into_iter().zip(reports) {
                     let _ = reply.send(Ok(report));
                 }
             }
-            Err(IngestError::Refused(e)) => {
+            Err(IngestError::Refused(e)) if jobs.len() > 1 => {
                 tracing::warn!(error = %e, "group commit refused: retrying its requests one by one");
-                for (job, reply) in retry.into_iter().zip(replies) {
-                    let _ = reply.send(core.ingest_many(vec![job]).await.map(|mut r| r.remove(0)));
+                for (job, reply) in jobs.iter().zip(replies) {
+                    let _ = reply.send(core.ingest_many(std::slice::from_ref(job)).await.map(|mut r| r.remove(0)));
                 }
             }
             Err(e) => {
-                let message = e.to_string();
                 for reply in replies {
-                    let _ = reply.send(Err(match &e {
-                        IngestError::Unavailable(_) => IngestError::Unavailable(sqlx::Error::Protocol(message.clone())),
-                        IngestError::Fences(m) => IngestError::Fences(m.clone()),
-                        _ => IngestError::Stopped,
-                    }));
+                    let _ = reply.send(Err(e.clone()));
                 }
             }
         }
     }
 }
 
-impl Job {
-    fn duplicate(&self) -> Job {
-        Job { device: self.device.clone(), decoded: self.decoded.clone(), names: self.names, indexed: self.indexed }
-    }
-}
-
 impl Core {
     /// Validates, stores and evaluates the fixes of `jobs` in one transaction; one report per job.
-    pub async fn ingest_many(&self, jobs: Vec<Job>) -> Result<Vec<IngestReport>, IngestError> {
+    pub async fn ingest_many(&self, jobs: &[Job]) -> Result<Vec<IngestReport>, IngestError> {
         let now = Utc::now();
         let mut reports: Vec<IngestReport> = jobs.iter().map(|_| IngestReport::default()).collect();
         let devices: Vec<DeviceInfo> = jobs.iter().map(|j| j.device.clone()).collect();
@@ -268,10 +252,14 @@ impl Core {
 
         // validate
         let mut items: Vec<Item> = Vec::new();
-        for (j, job) in jobs.into_iter().enumerate() {
+        for (j, job) in jobs.iter().enumerate() {
             let d = &devices[j];
-            for (i, decoded) in job.decoded.into_iter().enumerate() {
-                match decoded.and_then(|raw| fix::validate(&raw, &job.names, d.default_crs, d.enrolled_at, now)) {
+            for (i, decoded) in job.decoded.iter().enumerate() {
+                let checked = match decoded {
+                    Ok(raw) => fix::validate(raw, &job.names, d.default_crs, d.enrolled_at, now),
+                    Err(e) => Err(e.clone()),
+                };
+                match checked {
                     Ok(mut v) => {
                         // PostgreSQL keeps microseconds: compare and deduplicate at that precision.
                         v.time = v.time.trunc_subsecs(6);
