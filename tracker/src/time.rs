@@ -3,10 +3,9 @@
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-/// Asia/Shanghai. China has kept UTC+8 without daylight saving since 1991, so a fixed offset is
-/// exact for every date this system handles and spares a time-zone database.
+/// Asia/Shanghai (a fixed UTC+8; see `geofence::schedule::shanghai`, which fence schedules use).
 pub fn shanghai() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+    geofence::schedule::shanghai()
 }
 
 /// `t` as local time in Asia/Shanghai.
