@@ -51,6 +51,10 @@ fn bad_configuration_is_reported_with_the_field() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("connecting to the database"),
+        "an unreachable database is named"
+    );
 }
 
 #[test]
