@@ -53,6 +53,9 @@ pub enum Command {
     /// Electronic fences (电子围栏).
     #[command(subcommand)]
     Fence(FenceCommand),
+    /// Leaves (请假外出): while approved, the destination and route count as allowed places.
+    #[command(subcommand)]
+    Leave(LeaveCommand),
     /// A person's stored fixes in time order, with their verdicts (the read is audited).
     Track(TrackArgs),
     /// Alarms, newest first.
@@ -145,6 +148,54 @@ pub struct FenceAddArgs {
     /// Weekly schedule (local time), e.g. '[{"days":[1,2,3,4,5,6,7],"from":"22:00","to":"06:00"}]'.
     #[arg(long)]
     pub schedule: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LeaveCommand {
+    /// Record an approved leave: its destination (and route) become allowed for its window.
+    Grant(LeaveGrantArgs),
+    /// List leaves, newest first, with departure and return as the fixes showed them.
+    List(LeaveListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LeaveGrantArgs {
+    #[arg(long)]
+    pub person: i64,
+    /// Start of the leave (RFC 3339).
+    #[arg(long)]
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// End of the leave (RFC 3339): the person must be back by then.
+    #[arg(long)]
+    pub to: chrono::DateTime<chrono::Utc>,
+    /// Destination: Polygon/MultiPolygon (or Feature), or a Point Feature with properties.radius_m.
+    #[arg(long)]
+    pub destination: PathBuf,
+    /// The way there, a LineString (GeoJSON file), when it leaves the usual area.
+    #[arg(long, requires = "route_half_width_m")]
+    pub route: Option<PathBuf>,
+    /// Half width of the route corridor, metres.
+    #[arg(long, requires = "route")]
+    pub route_half_width_m: Option<f64>,
+    /// Coordinate system of the files (wgs84, gcj02, bd09).
+    #[arg(long, default_value = "wgs84")]
+    pub crs: String,
+    /// Why (e.g. 就医, 探亲).
+    #[arg(long)]
+    pub reason: String,
+    /// Username of the approving staff member (an office approves up to 7 days, the county longer).
+    #[arg(long)]
+    pub approved_by: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LeaveListArgs {
+    #[arg(long)]
+    pub person: Option<i64>,
     #[arg(long)]
     pub json: bool,
 }

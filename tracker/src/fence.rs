@@ -1,6 +1,8 @@
 //! Fences in the database: adding them from GeoJSON (any supported coordinate system), and
 //! loading every active fence into a [`geofence::FenceSet`] for evaluation.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, NaiveTime, Utc, Weekday};
 use geofence::crs::Crs;
 use geofence::shape::Shape;
@@ -103,6 +105,17 @@ pub fn parse_schedule(v: &Value) -> Result<WeeklySchedule, FenceStoreError> {
 
 /// Validates and stores a fence; returns its id.
 pub async fn add(pool: &PgPool, f: &NewFence) -> Result<i64, FenceStoreError> {
+    let mut conn = pool.acquire().await?;
+    insert(&mut conn, f, None).await
+}
+
+/// Validates and stores a fence on `conn` (possibly inside a transaction), marked as belonging
+/// to `leave` when it is a leave's destination or route.
+pub(crate) async fn insert(
+    conn: &mut sqlx::PgConnection,
+    f: &NewFence,
+    leave: Option<i64>,
+) -> Result<i64, FenceStoreError> {
     let wgs = geojson_to_wgs84(&f.geojson, f.crs);
     let shape = geofence::geojson::parse_shape(&wgs)?;
     if let Some(s) = &f.schedule {
@@ -112,7 +125,7 @@ pub async fn add(pool: &PgPool, f: &NewFence) -> Result<i64, FenceStoreError> {
         (Some(o), _) => o,
         (None, Some(p)) => sqlx::query_scalar("SELECT office_id FROM persons WHERE id = $1")
             .bind(p)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await?
             .ok_or(FenceStoreError::NoPerson(p))?,
         (None, None) => return Err(FenceStoreError::Schedule("a shared fence needs an organisation".into())),
@@ -137,8 +150,8 @@ pub async fn add(pool: &PgPool, f: &NewFence) -> Result<i64, FenceStoreError> {
         None => geometry,
     };
     let id = sqlx::query_scalar(
-        "INSERT INTO fences (person_id, organisation_id, name, kind, shape, geom, radius_m, half_width_m, schedule, applies_to_all, valid_from, valid_to)
-         VALUES ($1, $2, $3, $4, $5, ST_SetSRID(ST_GeomFromGeoJSON($6), 4326), $7, $8, $9, $10, $11, $12) RETURNING id",
+        "INSERT INTO fences (person_id, organisation_id, name, kind, shape, geom, radius_m, half_width_m, schedule, applies_to_all, valid_from, valid_to, leave_id)
+         VALUES ($1, $2, $3, $4, $5, ST_SetSRID(ST_GeomFromGeoJSON($6), 4326), $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(f.person_id)
     .bind(organisation_id)
@@ -152,7 +165,8 @@ pub async fn add(pool: &PgPool, f: &NewFence) -> Result<i64, FenceStoreError> {
     .bind(f.person_id.is_none())
     .bind(f.valid_from)
     .bind(f.valid_to)
-    .fetch_one(pool)
+    .bind(leave)
+    .fetch_one(&mut *conn)
     .await?;
     Ok(id)
 }
@@ -215,14 +229,42 @@ pub async fn version<'e>(db: impl PgExecutor<'e>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT version FROM fence_version").fetch_one(db).await
 }
 
+/// Every active fence as of one version of the fence tables.
+pub struct FenceSnapshot {
+    /// The `fence_version` these fences correspond to.
+    pub version: i64,
+    pub set: FenceSet,
+    /// Fences that are a leave's destination or route, and their leave.
+    pub leave_of: HashMap<i64, i64>,
+    leave_persons: HashSet<i64>,
+}
+
+impl FenceSnapshot {
+    /// No fences, older than any stored version.
+    pub fn empty() -> Self {
+        FenceSnapshot { version: -1, set: FenceSet::new(), leave_of: HashMap::new(), leave_persons: HashSet::new() }
+    }
+
+    /// Whether `person` has any leave fence (so their open leaves are worth reading).
+    pub fn has_leave(&self, person: i64) -> bool {
+        self.leave_persons.contains(&person)
+    }
+
+    /// The fence an overdue alarm of `leave` is filed against: its destination (the leave's
+    /// first fence).
+    pub fn leave_destination(&self, leave: i64) -> Option<i64> {
+        self.leave_of.iter().filter(|(_, l)| **l == leave).map(|(f, _)| *f).min()
+    }
+}
+
 /// Every active fence, and the version they correspond to (read in one snapshot).
-pub async fn load_all(pool: &PgPool) -> Result<(i64, FenceSet), FenceStoreError> {
+pub async fn load_all(pool: &PgPool) -> Result<FenceSnapshot, FenceStoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
     let version = version(&mut *tx).await?;
     let rows = sqlx::query(
         "SELECT f.id, f.person_id, f.kind, f.shape, ST_AsGeoJSON(f.geom) AS geom, f.radius_m, f.half_width_m,
-                f.schedule, f.valid_from, f.valid_to, f.applies_to_all,
+                f.schedule, f.valid_from, f.valid_to, f.applies_to_all, f.leave_id,
                 ARRAY(SELECT fp.person_id FROM fence_persons fp WHERE fp.fence_id = f.id) AS persons
          FROM fences f WHERE f.retired_at IS NULL ORDER BY f.id",
     )
@@ -230,8 +272,15 @@ pub async fn load_all(pool: &PgPool) -> Result<(i64, FenceSet), FenceStoreError>
     .await?;
     tx.commit().await?;
     let mut set = FenceSet::new();
+    let (mut leave_of, mut leave_persons) = (HashMap::new(), HashSet::new());
     for r in rows {
         let id: i64 = r.try_get("id")?;
+        if let (Some(leave), Some(person)) =
+            (r.try_get::<Option<i64>, _>("leave_id")?, r.try_get::<Option<i64>, _>("person_id")?)
+        {
+            leave_of.insert(id, leave);
+            leave_persons.insert(person);
+        }
         let stored = |message: String| FenceStoreError::Stored { id, message };
         let geom: Value = serde_json::from_str(&r.try_get::<String, _>("geom")?).map_err(|e| stored(e.to_string()))?;
         let shape = shape_from_row(
@@ -261,5 +310,5 @@ pub async fn load_all(pool: &PgPool) -> Result<(i64, FenceSet), FenceStoreError>
         };
         result.map_err(|e| stored(e.to_string()))?;
     }
-    Ok((version, set))
+    Ok(FenceSnapshot { version, set, leave_of, leave_persons })
 }

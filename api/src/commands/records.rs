@@ -10,7 +10,7 @@ use tracker::device::Protocol;
 use tracker::person::{CorrectionType, Level, NewPerson};
 
 use super::emit;
-use crate::cli::{AlarmsArgs, EnrolArgs, FenceAddArgs, PersonAddArgs, TrackArgs};
+use crate::cli::{AlarmsArgs, EnrolArgs, FenceAddArgs, LeaveGrantArgs, LeaveListArgs, PersonAddArgs, TrackArgs};
 
 fn json_line(v: &impl serde::Serialize) -> anyhow::Result<()> {
     emit(&(serde_json::to_string_pretty(v)? + "\n"))
@@ -151,6 +151,70 @@ pub async fn add_fence(pool: sqlx::PgPool, a: FenceAddArgs) -> anyhow::Result<()
     } else {
         emit(&format!("fence {id} added\n"))
     }
+}
+
+fn read_geojson(flag: &str, path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{flag}: cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{flag}: {} is not JSON", path.display()))
+}
+
+pub async fn grant_leave(pool: sqlx::PgPool, a: LeaveGrantArgs) -> anyhow::Result<()> {
+    use tracker::leave::LeaveError;
+    let crs: Crs = a.crs.parse().map_err(|e| anyhow!("--crs: {e}"))?;
+    let leave = tracker::leave::NewLeave {
+        person_id: a.person,
+        reason: a.reason,
+        destination: read_geojson("--destination", &a.destination)?,
+        route: a.route.as_deref().map(|p| read_geojson("--route", p)).transpose()?,
+        route_half_width_m: a.route_half_width_m,
+        crs,
+        starts_at: a.from,
+        ends_at: a.to,
+        approved_by: a.approved_by,
+    };
+    let granted = tracker::leave::grant(&pool, &leave).await.map_err(|e| match e {
+        LeaveError::Invalid { field, message } => anyhow!("--{}: {message}", field.replace('_', "-")),
+        LeaveError::NoPerson(p) => anyhow!("--person: no person {p}"),
+        LeaveError::NoApprover(_) | LeaveError::NotAllowed(_) => {
+            anyhow!("--approved-by: {}", e.to_string().trim_start_matches("approved_by: "))
+        }
+        LeaveError::Place { field, source } => anyhow!("--{field}: {source}"),
+        other => other.into(),
+    })?;
+    if a.json {
+        json_line(&granted)
+    } else {
+        emit(&format!(
+            "leave {} granted: destination fence {}{}\n",
+            granted.id,
+            granted.destination_fence,
+            granted.route_fence.map(|r| format!(", route fence {r}")).unwrap_or_default()
+        ))
+    }
+}
+
+pub async fn list_leaves(pool: sqlx::PgPool, a: LeaveListArgs) -> anyhow::Result<()> {
+    let leaves = tracker::leave::list(&pool, a.person).await?;
+    if a.json {
+        return json_line(&leaves);
+    }
+    let mut text = String::new();
+    for l in &leaves {
+        let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+        writeln!(
+            text,
+            "{:>6}  person {}  {} → {}  {:<9} departed {}  returned {}  {}",
+            l.id,
+            l.person,
+            l.starts_at.to_rfc3339(),
+            l.ends_at.to_rfc3339(),
+            l.state,
+            at(l.departed_at),
+            at(l.returned_at),
+            l.reason
+        )?;
+    }
+    emit(&text)
 }
 
 pub async fn track(pool: sqlx::PgPool, a: TrackArgs) -> anyhow::Result<()> {

@@ -14,6 +14,7 @@
 //! attached as evidence, never reopening anything.
 
 pub mod fix;
+pub mod leaves;
 pub mod protocol;
 pub mod rules;
 
@@ -22,7 +23,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Datelike, SubsecRound, Utc};
 use geofence::verdict::Position;
-use geofence::{check_jump, FenceKind, FenceSet, FixPoint, TimedPosition, Verdict};
+use geofence::{check_jump, FenceKind, FixPoint, TimedPosition, Verdict};
+
+use crate::fence::FenceSnapshot;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -118,7 +121,7 @@ type Submission = (Job, oneshot::Sender<Result<IngestReport, IngestError>>);
 
 /// Fences as of a version; reloaded when the database says fences changed.
 struct FenceCache {
-    current: RwLock<(i64, Arc<FenceSet>)>,
+    current: RwLock<Arc<FenceSnapshot>>,
     reload: tokio::sync::Mutex<()>,
 }
 
@@ -165,7 +168,7 @@ impl Ingestor {
             pool,
             config,
             fences: FenceCache {
-                current: RwLock::new((-1, Arc::new(FenceSet::new()))),
+                current: RwLock::new(Arc::new(FenceSnapshot::empty())),
                 reload: tokio::sync::Mutex::new(()),
             },
             partitions: Mutex::new(HashSet::new()),
@@ -359,6 +362,13 @@ impl Core {
         let version = locked.first().map(|r| r.fence_version).unwrap_or(0);
         let fences = self.fences_at(version).await?;
         let mut alarm_state = rules::AlarmState::load(&mut tx, persons).await?;
+        let on_leave: Vec<i64> = persons.iter().copied().filter(|p| fences.has_leave(*p)).collect();
+        let mut open_leaves: HashMap<i64, Vec<crate::leave::OpenLeave>> = HashMap::new();
+        if !on_leave.is_empty() {
+            for l in crate::leave::open_for(&mut tx, &on_leave).await? {
+                open_leaves.entry(l.person_id).or_default().push(l);
+            }
+        }
         let last: HashMap<i64, Option<TimedPosition>> = locked
             .iter()
             .map(|p| {
@@ -388,7 +398,7 @@ impl Core {
                 accuracy_m: v.accuracy_m.unwrap_or(self.config.default_accuracy_m),
                 at: v.time,
             };
-            it.verdicts = fences.evaluate(person, &point);
+            it.verdicts = fences.set.evaluate(person, &point);
             let here = TimedPosition { at: v.time, lon: v.lon, lat: v.lat };
             let newest_before = last.get(&person).copied().flatten().map(|p| p.at);
             it.driving = newest_before.is_none_or(|t| v.time > t);
@@ -414,7 +424,20 @@ impl Core {
         for it in items.iter().filter(|it| it.stored) {
             let d = &devices[it.job];
             let subject = rules::Subject { person_id: d.person_id, office_id: d.office_id, device_id: d.device_id };
-            for o in rules::observe(&fences, &it.verdicts, it.implausible, it.fix.mock, it.fix.battery_pct) {
+            let mut observations =
+                rules::observe(&fences.set, &it.verdicts, it.implausible, it.fix.mock, it.fix.battery_pct);
+            if let Some(open) = open_leaves.get_mut(&d.person_id).filter(|_| it.driving) {
+                match leaves::step(&fences, open, &it.verdicts, it.fix.time, &mut observations) {
+                    Some(leaves::LeaveChange::Departed { leave, at }) => {
+                        crate::leave::mark_departed(&mut tx, leave, at).await?
+                    }
+                    Some(leaves::LeaveChange::Returned { leave, at }) => {
+                        crate::leave::mark_returned(&mut tx, leave, at).await?
+                    }
+                    None => {}
+                }
+            }
+            for o in observations {
                 if it.driving {
                     rules::apply(&mut tx, &mut alarm_state, &subject, it.fix.time, &o).await?;
                 } else {
@@ -556,29 +579,30 @@ impl Core {
         }
     }
 
-    /// The fence set as of `version`, reloading it if the cache is older.
-    async fn fences_at(&self, version: i64) -> Result<Arc<FenceSet>, IngestError> {
+    /// The fences as of `version`, reloading them if the cache is older.
+    async fn fences_at(&self, version: i64) -> Result<Arc<FenceSnapshot>, IngestError> {
         {
             let cur = self.fences.current.read().expect("fence cache poisoned");
-            if cur.0 >= version {
-                return Ok(cur.1.clone());
+            if cur.version >= version {
+                return Ok(cur.clone());
             }
         }
         let _one_reload_at_a_time = self.fences.reload.lock().await;
         {
             let cur = self.fences.current.read().expect("fence cache poisoned");
-            if cur.0 >= version {
-                return Ok(cur.1.clone());
+            if cur.version >= version {
+                return Ok(cur.clone());
             }
         }
-        let (loaded, set) = crate::fence::load_all(&self.pool).await.map_err(|e| match e {
+        let snapshot = crate::fence::load_all(&self.pool).await.map_err(|e| match e {
             crate::fence::FenceStoreError::Db(e) => IngestError::from(e),
             other => IngestError::Fences(other.to_string()),
         })?;
-        let set = Arc::new(set);
-        tracing::info!(version = loaded, fences = set.counts().0 + set.counts().1, "fence cache reloaded");
-        *self.fences.current.write().expect("fence cache poisoned") = (loaded, set.clone());
-        Ok(set)
+        let snapshot = Arc::new(snapshot);
+        let (personal, shared, _) = snapshot.set.counts();
+        tracing::info!(version = snapshot.version, fences = personal + shared, "fence cache reloaded");
+        *self.fences.current.write().expect("fence cache poisoned") = snapshot.clone();
+        Ok(snapshot)
     }
 
     /// Periods in force per person (revoked bases excluded).

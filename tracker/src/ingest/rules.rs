@@ -21,6 +21,7 @@ pub enum FixAlarm {
     Curfew,
     MockLocation,
     LowBattery,
+    LeaveOverdue,
 }
 
 impl FixAlarm {
@@ -31,6 +32,7 @@ impl FixAlarm {
             FixAlarm::Curfew => "curfew",
             FixAlarm::MockLocation => "mock_location",
             FixAlarm::LowBattery => "low_battery",
+            FixAlarm::LeaveOverdue => "leave_overdue",
         }
     }
 }
@@ -75,14 +77,7 @@ pub fn observe(
         .iter()
         .filter(|v| v.kind == FenceKind::Inclusion && set.get(v.fence_id).is_some_and(|f| f.schedule.is_none()))
         .collect();
-    if !area.is_empty() {
-        let outcome = if area.iter().any(|v| v.position == Position::Inside) {
-            Outcome::Clear
-        } else if area.iter().all(|v| v.position == Position::Outside) {
-            Outcome::Breach
-        } else {
-            Outcome::Doubt
-        };
+    if let Some(outcome) = area_outcome(area.iter().copied()) {
         let nearest = area
             .iter()
             .max_by(|a, b| {
@@ -113,6 +108,25 @@ pub fn observe(
     out
 }
 
+/// Where the person stands relative to the union of some inclusion fences: clear if inside any,
+/// a breach if definitely outside all, doubtful otherwise; `None` without any fence.
+pub fn area_outcome<'a>(area: impl Iterator<Item = &'a Verdict>) -> Option<Outcome> {
+    let mut any = false;
+    let (mut inside, mut all_outside) = (false, true);
+    for v in area {
+        any = true;
+        inside |= v.position == Position::Inside;
+        all_outside &= v.position == Position::Outside;
+    }
+    any.then_some(if inside {
+        Outcome::Clear
+    } else if all_outside {
+        Outcome::Breach
+    } else {
+        Outcome::Doubt
+    })
+}
+
 /// Who and what the rules act on.
 pub struct Subject {
     pub person_id: i64,
@@ -136,9 +150,16 @@ pub struct AlarmState {
 
 impl FixAlarm {
     fn parse(s: &str) -> Option<FixAlarm> {
-        [FixAlarm::FenceExit, FixAlarm::ExclusionEntry, FixAlarm::Curfew, FixAlarm::MockLocation, FixAlarm::LowBattery]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            FixAlarm::FenceExit,
+            FixAlarm::ExclusionEntry,
+            FixAlarm::Curfew,
+            FixAlarm::MockLocation,
+            FixAlarm::LowBattery,
+            FixAlarm::LeaveOverdue,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
