@@ -34,6 +34,52 @@ async fn person(w: &World, name: &str) -> (i64, String) {
     (id, common::enrol_phone(&w.db, id, "osmand").await.0)
 }
 
+/// Grants `leave` with `cctrack leave grant` (approved by an office account): a 2 km circle at the
+/// destination and a 1 km corridor from home.
+async fn grant_leave(w: &World, person: i64, leave: &simulator::fleet::LeaveToGrant) -> i64 {
+    tracker::staff::upsert(
+        &w.db.pool,
+        &tracker::staff::NewStaff {
+            organisation_id: w.office,
+            username: "li.office",
+            display_name: "李",
+            role: tracker::staff::Role::OfficeStaff,
+            password: "correct horse battery",
+            email: None,
+        },
+    )
+    .await
+    .unwrap();
+    let (d, h) = (leave.destination, leave.home);
+    let destination = w.dir.join("leave-destination.geojson");
+    let route = w.dir.join("leave-route.geojson");
+    let point = json!({"type": "Feature", "properties": {"radius_m": 2000.0}, "geometry": {"type": "Point", "coordinates": [d.lon, d.lat]}});
+    std::fs::write(&destination, point.to_string()).unwrap();
+    std::fs::write(&route, json!({"type": "LineString", "coordinates": [[h.lon, h.lat], [d.lon, d.lat]]}).to_string())
+        .unwrap();
+    let iso = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    run_json(
+        cctrack(&w.db.url)
+            .args([
+                "leave",
+                "grant",
+                "--person",
+                &person.to_string(),
+                "--from",
+                &iso(leave.from),
+                "--to",
+                &iso(leave.until),
+            ])
+            .arg("--destination")
+            .arg(&destination)
+            .arg("--route")
+            .arg(&route)
+            .args(["--route-half-width-m", "1000", "--reason", "就医", "--approved-by", "li.office", "--json"]),
+    )["destination_fence"]
+        .as_i64()
+        .unwrap()
+}
+
 fn fence(w: &World, person: i64, kind: &str, geojson: &Value) -> i64 {
     let path = w.dir.join(format!("fence-{person}-{kind}.geojson"));
     std::fs::write(&path, geojson.to_string()).unwrap();
@@ -58,7 +104,8 @@ async fn scripted_breaches_raise_exactly_the_expected_alarms() {
     let server = Server::start(&w.db.url);
     std::fs::write(w.dir.join("county.geojson"), square().to_string()).unwrap();
 
-    let names = ["leaves", "enters_zone", "drifts_and_goes_silent", "compliant", "drifts_confirmed"];
+    let names =
+        ["leaves", "enters_zone", "drifts_and_goes_silent", "compliant", "drifts_confirmed", "back_late_from_leave"];
     let mut ids = Vec::new();
     let mut inclusion = Vec::new();
     let mut devices = Vec::new();
@@ -133,6 +180,19 @@ at = "+30m"
 duration = "45m"
 near_border = [40.64, 122.40]
 confirm = true
+
+[[person]]
+name = "back_late_from_leave"
+device = "{d5}"
+area = "county.geojson"
+home = [40.64, 122.23]
+work = "none"
+[[person.event]]
+kind = "leave"
+at = "+10m"
+duration = "50m"
+to = [40.56, 122.23]
+late = "30m"
 "#,
         osmand = server.osmand,
         d0 = devices[0],
@@ -140,6 +200,7 @@ confirm = true
         d2 = devices[2],
         d3 = devices[3],
         d4 = devices[4],
+        d5 = devices[5],
     );
     let path = w.dir.join("scenario.toml");
     std::fs::write(&path, scenario).unwrap();
@@ -148,6 +209,10 @@ confirm = true
     let warp = sc.warp(now);
     let fleet = sc.build(&warp, now).unwrap();
     let planned: usize = fleet.iter().map(|p| p.fixes.len()).sum();
+    // The leave is granted as staff would before the person sets off: destination and route.
+    let leaves: Vec<_> = fleet.iter().flat_map(|p| p.leaves_to_grant()).collect();
+    assert_eq!(leaves.len(), 1);
+    let leave_destination = grant_leave(&w, ids[5], &leaves[0]).await;
     let notes = Arc::new(|n| eprintln!("{n:?}"));
     let started = std::time::Instant::now();
     let summary = run_fleet(
@@ -173,11 +238,14 @@ confirm = true
         (ids[0], "fence_exit".to_string(), Some(inclusion[0])),
         (ids[1], "exclusion_entry".to_string(), Some(zone_fence)),
         (ids[4], "fence_exit".to_string(), Some(inclusion[4])),
+        (ids[5], "leave_overdue".to_string(), Some(leave_destination)),
     ]
     .into_iter()
     .collect();
     assert_eq!(got, want, "alarms: {alarms:#}");
-    assert_eq!(alarms.as_array().unwrap().len(), 3, "one alarm per breach: {alarms:#}");
+    assert_eq!(alarms.as_array().unwrap().len(), 4, "one alarm per breach: {alarms:#}");
+    let leave = &run_json(cctrack(&w.db.url).args(["leave", "list", "--json"]))[0];
+    assert_eq!(leave["state"], "returned", "home at last: {leave}");
 
     // The unconfirmed drift asked for confirmations, and each was answered by a compliant fix.
     let confirms: Vec<(String,)> =

@@ -30,8 +30,9 @@ const CATCH_UP_HOURS: i64 = 6;
 const LIVE_HOURS: i64 = 24;
 
 /// Starts the demo's fleet and an alarm log in the background: every demo phone reports
-/// generated movement inside its county; four persons follow a script (one leaves the county,
-/// one enters the 禁止令 zone, one drifts near the county border, one switches the phone off).
+/// generated movement inside its county; five persons follow a script (one leaves the county,
+/// one enters the 禁止令 zone, one drifts near the county border, one switches the phone off,
+/// one comes back an hour late from a granted leave).
 /// Both stop when `stopped` turns true.
 pub fn start_fleet(
     pool: &sqlx::PgPool,
@@ -83,6 +84,7 @@ enum Script {
     EnterZone,
     Drift,
     PhoneOff,
+    LateFromLeave,
 }
 
 async fn fleet(
@@ -127,9 +129,13 @@ async fn fleet(
     let pick =
         |county: usize, slot: usize| by_county.get(county % by_county.len()).and_then(|(_, v)| v.get(slot)).copied();
     let mut scripts = vec![Script::Compliant; phones.len()];
-    for (county, slot, s) in
-        [(0, 0, Script::Leave), (1, 2, Script::EnterZone), (2, 1, Script::Drift), (3, 0, Script::PhoneOff)]
-    {
+    for (county, slot, s) in [
+        (0, 0, Script::Leave),
+        (1, 2, Script::EnterZone),
+        (2, 1, Script::Drift),
+        (3, 0, Script::PhoneOff),
+        (4, 1, Script::LateFromLeave),
+    ] {
         if let Some(i) = pick(county, slot) {
             if scripts[i] == Script::Compliant {
                 scripts[i] = s;
@@ -186,6 +192,11 @@ async fn fleet(
             }
             Script::Drift => vec![event(20, 1.5, EventKind::Drift { toward: None, confirm: false })],
             Script::PhoneOff => vec![event(15, 5.0, EventKind::PhoneOff)],
+            // A 2.5-hour leave to a place a few kilometres outside the county, home an hour late.
+            Script::LateFromLeave => match space.nearest_outside(home, 4000.0, 400.0) {
+                Some(to) => vec![event(60, 2.5, EventKind::Leave { to, late: Duration::hours(1) })],
+                None => vec![],
+            },
         };
         let person = |events| ScenarioPerson {
             name: names_of(p),
@@ -207,7 +218,13 @@ async fn fleet(
             persons: vec![person(events)],
         };
         let built = match scenario(events.clone()).build(&warp, end) {
-            Ok(b) => b,
+            Ok(b) => match grant_leaves(pool, p.person_id, &b).await {
+                Ok(()) => b,
+                Err(e) => {
+                    tracing::warn!(person = p.person_id, error = %format!("{e:#}"), "leave not granted; the person stays compliant");
+                    scenario(vec![]).build(&warp, end)?
+                }
+            },
             Err(e) => {
                 tracing::warn!(person = p.person_id, error = %e, "scripted event dropped; the person stays compliant");
                 scenario(vec![]).build(&warp, end)?
@@ -243,6 +260,32 @@ async fn fleet(
     let (sent, accepted, rejected) =
         summary.persons.iter().fold((0, 0, 0), |(s, a, r), p| (s + p.sent, a + p.accepted, r + p.rejected));
     tracing::info!(sent, accepted, rejected, interrupted = summary.interrupted, "demo fleet stopped");
+    Ok(())
+}
+
+/// Grants the scripted leaves of `built` as the city bureau's demo account: a 2 km circle at the
+/// destination and a 1 km corridor from home, for the leave's window.
+async fn grant_leaves(pool: &sqlx::PgPool, person: i64, built: &[simulator::fleet::FleetPerson]) -> anyhow::Result<()> {
+    for l in built.iter().flat_map(|b| b.leaves_to_grant()) {
+        let (d, h) = (l.destination, l.home);
+        let granted = tracker::leave::grant(
+            pool,
+            &tracker::leave::NewLeave {
+                person_id: person,
+                reason: "探亲（演示）".into(),
+                destination: serde_json::json!({"type": "Feature", "properties": {"radius_m": 2000.0},
+                    "geometry": {"type": "Point", "coordinates": [d.lon, d.lat]}}),
+                route: Some(serde_json::json!({"type": "LineString", "coordinates": [[h.lon, h.lat], [d.lon, d.lat]]})),
+                route_half_width_m: Some(1000.0),
+                crs: geofence::crs::Crs::Wgs84,
+                starts_at: l.from,
+                ends_at: l.until,
+                approved_by: "city.admin".into(),
+            },
+        )
+        .await?;
+        tracing::info!(person, leave = granted.id, from = %l.from, until = %l.until, "demo leave granted");
+    }
     Ok(())
 }
 

@@ -24,6 +24,20 @@ pub enum EventKind {
     /// stays; the fixes there drift across the border with a large accuracy (see
     /// [`FixRule::Drift`]).
     Drift { toward: Option<LatLon>, confirm: bool },
+    /// A leave (请假外出) to `to`, outside the allowed area: travels there when the leave
+    /// begins, stays, and is home `late` after it ends (zero: on time). The server must know
+    /// the leave (see [`Event::leave`]); a late return is `leave_overdue`.
+    Leave { to: LatLon, late: Duration },
+}
+
+/// A leave the server must have granted for a scripted [`EventKind::Leave`] to mean what it
+/// says: the window, and the way from home to the destination.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LeaveToGrant {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub home: LatLon,
+    pub destination: LatLon,
 }
 
 /// One scripted event.
@@ -41,8 +55,22 @@ pub const DRIFT_INSIDE_M: f64 = 150.0;
 pub const DRIFT_ACCURACY_M: (f64, f64) = (200.0, 500.0);
 
 impl Event {
+    /// When the person is back in their routine (for a leave: home, possibly late).
     pub fn end(&self) -> DateTime<Utc> {
-        self.at + self.duration
+        match self.kind {
+            EventKind::Leave { late, .. } => self.at + self.duration + late,
+            _ => self.at + self.duration,
+        }
+    }
+
+    /// The leave to grant for this event, if it is one; `home` is where the person starts.
+    pub fn leave(&self, home: LatLon) -> Option<LeaveToGrant> {
+        match self.kind {
+            EventKind::Leave { to, .. } => {
+                Some(LeaveToGrant { from: self.at, until: self.at + self.duration, home, destination: to })
+            }
+            _ => None,
+        }
     }
 
     pub fn name(&self) -> &'static str {
@@ -51,6 +79,7 @@ impl Event {
             EventKind::EnterZone { .. } => "enter_zone",
             EventKind::PhoneOff => "phone_off",
             EventKind::Drift { .. } => "drift",
+            EventKind::Leave { .. } => "leave",
         }
     }
 
@@ -61,6 +90,8 @@ impl Event {
             EventKind::LeaveArea { .. } => Some("fence_exit"),
             EventKind::EnterZone { .. } => Some("exclusion_entry"),
             EventKind::Drift { confirm: true, .. } => Some("fence_exit"),
+            EventKind::Leave { late, .. } if late > Duration::zero() => Some("leave_overdue"),
+            EventKind::Leave { .. } => None,
             EventKind::PhoneOff | EventKind::Drift { confirm: false, .. } => None,
         }
     }
@@ -106,7 +137,7 @@ pub fn apply(
         let home = track.at(e.at);
         match &e.kind {
             EventKind::PhoneOff => rules.push(FixRule::Off { from: e.at, to: e.end() }),
-            EventKind::LeaveArea { to } => {
+            EventKind::LeaveArea { to } | EventKind::Leave { to, .. } => {
                 let inside = signed(&space.allowed, *to);
                 if inside > -opts.margin_m {
                     return Err(EventError::NotOutside {
@@ -166,12 +197,13 @@ fn excursion(
     let back_len = back.last().map(|p| p.0 - e.at).unwrap_or_default();
     let leave = e.end() - back_len;
     let needed = (arrive - e.at) + back_len + Duration::minutes(2);
-    if needed > e.duration {
+    let span = e.end() - e.at;
+    if needed > span {
         return Err(EventError::TooShort {
             event: e.name(),
             at: e.at,
             needed_min: needed.num_minutes() + 1,
-            duration_min: e.duration.num_minutes(),
+            duration_min: span.num_minutes(),
         });
     }
     let shift = leave - e.at;

@@ -15,7 +15,7 @@ pub mod run;
 pub mod scenario;
 pub mod space;
 
-pub use events::{Event, EventError, EventKind};
+pub use events::{Event, EventError, EventKind, LeaveToGrant};
 pub use movement::{Fix, MovementOptions, Places, Track};
 pub use run::{run_fleet, FleetPerson, FleetSummary, Note, PersonSummary, RunOptions, Warp};
 pub use scenario::{Scenario, ScenarioError};

@@ -16,10 +16,10 @@ use chrono::{DateTime, Duration, Utc};
 use geofence::crs::Crs;
 use serde::Serialize;
 
-use super::events::{self, Event, EventError};
+use super::events::{self, Event, EventError, LeaveToGrant};
 use super::movement::{self, secs, Fix, MovementOptions, Places};
 use super::space::{Rng, Space};
-use crate::replay::{self, Plan, PlannedFix, Protocol, ReplayError, ReplayOptions, ReplaySummary, RetryPolicy};
+use crate::replay::{self, LatLon, Plan, PlannedFix, Protocol, ReplayError, ReplayOptions, ReplaySummary, RetryPolicy};
 
 /// The simulated clock: `sim_start` at `wall_start`, ×`speed` until it reaches the real clock,
 /// then ×1.
@@ -75,8 +75,17 @@ pub struct FleetPerson {
     /// Enrolment id of their Traccar Client phone.
     pub device: String,
     pub level: Option<String>,
+    /// Where they live: scripted events start and end there.
+    pub home: LatLon,
     pub fixes: Vec<Fix>,
     pub events: Vec<Event>,
+}
+
+impl FleetPerson {
+    /// The leaves the server must grant for this person's scripted leaves.
+    pub fn leaves_to_grant(&self) -> Vec<LeaveToGrant> {
+        self.events.iter().filter_map(|e| e.leave(self.home)).collect()
+    }
 }
 
 /// Generates a person's movement over `[from, to]`, applies their events, and returns the fixes

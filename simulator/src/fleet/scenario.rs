@@ -19,11 +19,13 @@
 //! work = "none"                           # or [lat, lon]; default: random
 //!
 //! [[person.event]]
-//! kind = "leave_area"                     # enter_zone, phone_off, drift
+//! kind = "leave_area"                     # enter_zone, phone_off, drift, leave
 //! at = "+1h"                              # or "02:00" (Asia/Shanghai, first after the start) or RFC 3339
 //! duration = "2h"
 //! to = [40.9, 122.6]                      # leave_area: a point outside; enter_zone: `point`;
-//!                                         # drift: optional near_border = [lat, lon] (direction), confirm = false
+//!                                         # drift: optional near_border = [lat, lon] (direction), confirm = false;
+//!                                         # leave: `to` (the destination) and late = "2h" (home that long
+//!                                         # after the leave's end; default "0s"), granted on the server
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -94,6 +96,8 @@ struct RawEvent {
     /// drift: the border is approached going from home towards this point.
     near_border: Option<[f64; 2]>,
     confirm: Option<bool>,
+    /// leave: how long after the leave's end the person is home.
+    late: Option<String>,
 }
 
 /// When an event starts.
@@ -350,6 +354,15 @@ impl Scenario {
                     "leave_area" => EventKind::LeaveArea { to: need(e.to, "to")? },
                     "enter_zone" => EventKind::EnterZone { point: need(e.point, "point")? },
                     "phone_off" => EventKind::PhoneOff,
+                    "leave" => EventKind::Leave {
+                        to: need(e.to, "to")?,
+                        late: match &e.late {
+                            None => Duration::zero(),
+                            Some(l) => parse_duration(l).ok_or_else(|| {
+                                key_err(ek("late"), format!("{l:?} is not a duration like 90m or 0s"))
+                            })?,
+                        },
+                    },
                     "drift" => EventKind::Drift {
                         toward: e.near_border.map(|t| point(&ek("near_border"), t)).transpose()?,
                         confirm: e.confirm.unwrap_or(false),
@@ -357,7 +370,7 @@ impl Scenario {
                     other => {
                         return Err(key_err(
                             ek("kind"),
-                            format!("{other:?} is not leave_area, enter_zone, phone_off or drift"),
+                            format!("{other:?} is not leave_area, enter_zone, phone_off, drift or leave"),
                         ))
                     }
                 };
@@ -405,12 +418,14 @@ impl Scenario {
                 .iter()
                 .map(|e| Event { at: e.at.resolve(warp.sim_start), duration: e.duration, kind: e.kind.clone() })
                 .collect();
+            let home = places.home;
             let fixes = simulate(&p.space, places, &events, warp.sim_start, end, &self.movement, &rng)
                 .map_err(|source| ScenarioError::Event { key: format!("person[{i}].event"), source })?;
             out.push(FleetPerson {
                 name: p.name.clone(),
                 device: p.device.clone(),
                 level: p.level.clone(),
+                home,
                 fixes,
                 events,
             });

@@ -187,6 +187,41 @@ fn confirmed_drift_drifts_every_fix_and_bad_events_are_refused() {
 }
 
 #[test]
+fn a_late_leave_is_away_past_its_window_and_home_late() {
+    let from = at("2026-11-22T01:00:00Z");
+    let destination = LatLon::new(40.40, 122.26);
+    for (seed, late) in [(5, Duration::hours(2)), (6, Duration::zero())] {
+        let (s, p, rng, o) = person(seed);
+        let e = Event { at: from, duration: Duration::hours(8), kind: EventKind::Leave { to: destination, late } };
+        let fs = simulate(&s, p, std::slice::from_ref(&e), from, from + Duration::hours(14), &o, &rng).unwrap();
+        let window_end = from + Duration::hours(8);
+        let away = times(&fs, &s.allowed, -1);
+        let last_away = *away.last().unwrap();
+        assert!(away.iter().all(|t| *t > from), "seed {seed}: away only once the leave began");
+        let grant = e.leave(p.home).unwrap();
+        assert_eq!((grant.from, grant.until, grant.destination, grant.home), (from, window_end, destination, p.home));
+        // Every fix away lies on the straight way from home to the destination, within 2 km of
+        // the destination or 500 m of the line: what a granted route corridor covers.
+        for f in fs.iter().filter(|f| f.time > from && f.time < e.end()) {
+            let t = |q: LatLon| ((q.lat - p.home.lat) * 111_000.0, (q.lon - p.home.lon) * 84_000.0);
+            let ((ax, ay), (bx, by)) = (t(destination), t(f.pos));
+            let along = ((ax * bx + ay * by) / (ax * ax + ay * ay)).clamp(0.0, 1.0);
+            let off = ((bx - along * ax).powi(2) + (by - along * ay).powi(2)).sqrt();
+            assert!(off < 500.0 || dist(f.pos, destination) < 2000.0, "seed {seed}: {f:?} is {off:.0} m off the way");
+        }
+        if late > Duration::zero() {
+            assert_eq!(e.expected_alarm(), Some("leave_overdue"));
+            assert!(last_away > window_end + Duration::minutes(30), "seed {seed}: still away after the end");
+            assert!(last_away < e.end(), "seed {seed}: home by the end of the lateness");
+        } else {
+            assert_eq!(e.expected_alarm(), None);
+            assert!(last_away < window_end, "seed {seed}: back in time");
+        }
+        assert!(max_speed(&fs) < 40.0);
+    }
+}
+
+#[test]
 fn nearest_outside_is_outside_and_avoids_zones() {
     let (s, p, _, o) = person(4);
     let to = s.nearest_outside(p.home, 1500.0, o.margin_m).unwrap();
