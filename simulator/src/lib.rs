@@ -6,8 +6,11 @@
 //! real ingest protocols (native, OsmAnd, OwnTracks). [`fleet`] simulates many persons at
 //! once from a scenario: plausible generated movement inside their areas, scripted breaches
 //! and failures, sent through the OsmAnd protocol on a clock that catches up to now.
+//! [`gateway`] is the mock carrier location gateway that answers the scheduler's location
+//! requests for a running fleet's phones.
 
 pub mod fleet;
+pub mod gateway;
 pub mod inspect;
 pub mod replay;
 pub mod trace;

@@ -129,6 +129,16 @@ struct FleetArgs {
     /// Print the summary as one JSON object (persons: sent, accepted, rejected, ...).
     #[arg(long)]
     json: bool,
+    /// Also serve the mock carrier location gateway here (e.g. 127.0.0.1:7070): POST
+    /// /v1/locate {"device": ID} answers where the fleet has that phone's person now.
+    #[arg(long, value_name = "ADDR")]
+    gateway: Option<std::net::SocketAddr>,
+    /// Share of the gateway's answers that fail (no_coverage), 0 to 1.
+    #[arg(long, value_name = "R", default_value_t = 0.05, requires = "gateway")]
+    gateway_failure_rate: f64,
+    /// Accuracy radius the gateway reports, metres, drawn from LOW..HIGH.
+    #[arg(long, value_name = "LOW..HIGH", default_value = "300..1500", requires = "gateway")]
+    gateway_accuracy_m: String,
 }
 
 #[derive(Args)]
@@ -665,9 +675,29 @@ fn run_fleet_command(a: &FleetArgs) -> ExitCode {
         let now = Utc::now();
         let warp = sc.warp(now);
         let persons = sc.build(&warp, now + sc.live)?;
-        Ok((sc, warp, persons))
+        let gateway = match a.gateway {
+            None => None,
+            Some(addr) => {
+                let accuracy_m = a
+                    .gateway_accuracy_m
+                    .split_once("..")
+                    .and_then(|(lo, hi)| Some((lo.trim().parse().ok()?, hi.trim().parse().ok()?)))
+                    .with_context(|| {
+                        format!("--gateway-accuracy-m: {:?} is not LOW..HIGH metres", a.gateway_accuracy_m)
+                    })?;
+                let options = simulator::gateway::GatewayOptions {
+                    failure_rate: a.gateway_failure_rate,
+                    accuracy_m,
+                    seed: sc.seed,
+                };
+                let gw = simulator::gateway::Gateway::for_fleet(&persons, warp, options)
+                    .map_err(|e| anyhow::anyhow!("--gateway-{}", e.to_string().replace('_', "-")))?;
+                Some((addr, std::sync::Arc::new(gw)))
+            }
+        };
+        Ok((sc, warp, persons, gateway))
     })();
-    let (sc, warp, persons) = match prepared {
+    let (sc, warp, persons, gateway) = match prepared {
         Ok(p) => p,
         Err(e) => return usage_error(e),
     };
@@ -700,9 +730,18 @@ fn run_fleet_command(a: &FleetArgs) -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let summary = match runtime.block_on(run_fleet(persons, opts, notes, shutdown)) {
+    let run = async {
+        if let Some((addr, gw)) = gateway {
+            let (bound, _) = simulator::gateway::start(addr, gw)
+                .await
+                .with_context(|| format!("--gateway: cannot listen on {addr}"))?;
+            eprintln!("carrier location gateway on http://{bound} (POST /v1/locate {{\"device\": ID}})");
+        }
+        Ok::<_, anyhow::Error>(run_fleet(persons, opts, notes, shutdown).await?)
+    };
+    let summary = match runtime.block_on(run) {
         Ok(s) => s,
-        Err(e) => return usage_error(e.into()),
+        Err(e) => return usage_error(e),
     };
     let out = if a.json {
         serde_json::to_string(&summary).unwrap_or_default() + "\n"
