@@ -217,7 +217,7 @@ late = "30m"
     let started = std::time::Instant::now();
     let summary = run_fleet(
         fleet,
-        RunOptions { osmand_url: sc.osmand_url.clone(), warp, retry: Default::default() },
+        RunOptions { osmand_url: sc.osmand_url.clone(), warp, retry: Default::default(), counters: None },
         notes,
         std::future::pending(),
     )

@@ -12,5 +12,6 @@
 pub mod fleet;
 pub mod gateway;
 pub mod inspect;
+pub mod progress;
 pub mod replay;
 pub mod trace;

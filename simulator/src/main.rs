@@ -5,10 +5,10 @@
 //! exit codes): both go through [`run_inspect`].
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use chrono::{NaiveDate, Utc};
@@ -551,10 +551,11 @@ fn run_replay(a: &ReplayArgs, read: &ReadOptions, opts: &ReplayOptions) -> Resul
             "".into()
         }
     );
-    let mut bar = Progress::new(std::io::stderr().is_terminal());
+    let bar = simulator::progress::SendProgress::new(plan.fixes.len());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
-    let summary = runtime.block_on(replay::send_plan(&plan, opts, |s| bar.show(s)))?;
+    let summary = runtime.block_on(replay::send_plan(&plan, opts, |s| bar.show_replay(s)));
     bar.finish();
+    let summary = summary?;
     let out = if a.json {
         serde_json::to_string(&summary).context("writing the JSON summary")? + "\n"
     } else {
@@ -562,46 +563,6 @@ fn run_replay(a: &ReplayArgs, read: &ReadOptions, opts: &ReplayOptions) -> Resul
     };
     emit(&out)?;
     Ok(summary.outcome())
-}
-
-/// A one-line progress display on a terminal's stderr, redrawn at most ten times a second.
-struct Progress {
-    on: bool,
-    last: Option<Instant>,
-    drawn: bool,
-}
-
-impl Progress {
-    fn new(on: bool) -> Self {
-        Progress { on, last: None, drawn: false }
-    }
-
-    fn show(&mut self, s: &ReplaySummary) {
-        let done = s.sent + s.unsent >= s.planned;
-        if !self.on || (!done && self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(100))) {
-            return;
-        }
-        self.last = Some(Instant::now());
-        let width = 30;
-        let filled = (s.sent * width).checked_div(s.planned).unwrap_or(width).min(width);
-        eprint!(
-            "\r[{}{}] {}/{} sent, {} accepted, {} rejected, {} retries ",
-            "#".repeat(filled),
-            "-".repeat(width - filled),
-            s.sent,
-            s.planned,
-            s.accepted + s.duplicates,
-            s.rejected,
-            s.retries
-        );
-        self.drawn = true;
-    }
-
-    fn finish(&mut self) {
-        if self.drawn {
-            eprintln!();
-        }
-    }
 }
 
 fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -719,7 +680,14 @@ fn run_fleet_command(a: &FleetArgs) -> ExitCode {
         Note::CaughtUp => eprintln!("  caught up with the real clock"),
         Note::Done(p) => eprintln!("  {}: {} of {} accepted", p.name, p.accepted, p.planned),
     });
-    let opts = simulator::fleet::RunOptions { osmand_url: sc.osmand_url.clone(), warp, retry: RetryPolicy::default() };
+    let counters = std::sync::Arc::new(simulator::progress::FleetCounters::default());
+    let bar = simulator::progress::SendProgress::new(persons.iter().map(|p| p.fixes.len()).sum());
+    let opts = simulator::fleet::RunOptions {
+        osmand_url: sc.osmand_url.clone(),
+        warp,
+        retry: RetryPolicy::default(),
+        counters: Some(counters.clone()),
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -737,9 +705,21 @@ fn run_fleet_command(a: &FleetArgs) -> ExitCode {
                 .with_context(|| format!("--gateway: cannot listen on {addr}"))?;
             eprintln!("carrier location gateway on http://{bound} (POST /v1/locate {{\"device\": ID}})");
         }
-        Ok::<_, anyhow::Error>(run_fleet(persons, opts, notes, shutdown).await?)
+        let ticker = async {
+            loop {
+                bar.show_fleet(&counters);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        tokio::select! {
+            r = run_fleet(persons, opts, notes, shutdown) => Ok::<_, anyhow::Error>(r?),
+            never = ticker => never,
+        }
     };
-    let summary = match runtime.block_on(run) {
+    let summary = runtime.block_on(run);
+    bar.show_fleet(&counters);
+    bar.finish();
+    let summary = match summary {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };

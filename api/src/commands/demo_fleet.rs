@@ -255,7 +255,12 @@ async fn fleet(
             }
         }
     });
-    let run = RunOptions { osmand_url: url, warp: Warp { wall_start: Utc::now(), ..warp }, retry: Default::default() };
+    let run = RunOptions {
+        osmand_url: url,
+        warp: Warp { wall_start: Utc::now(), ..warp },
+        retry: Default::default(),
+        counters: None,
+    };
     let summary = simulator::fleet::run_fleet(fleet, run, notes, until(stopped)).await?;
     let (sent, accepted, rejected) =
         summary.persons.iter().fold((0, 0, 0), |(s, a, r), p| (s + p.sent, a + p.accepted, r + p.rejected));

@@ -112,6 +112,8 @@ pub struct RunOptions {
     pub osmand_url: String,
     pub warp: Warp,
     pub retry: RetryPolicy,
+    /// Totals kept up to date while the phones send (for a progress bar).
+    pub counters: Option<Arc<crate::progress::FleetCounters>>,
 }
 
 /// Something worth telling while the fleet runs.
@@ -233,11 +235,16 @@ pub async fn run_fleet(
     for (i, (p, o)) in persons.iter().zip(per_person).enumerate() {
         let plan = plan(p, &warp);
         let (client, slot, done_notes) = (client.clone(), latest[i].clone(), notes.clone());
+        let counters = opts.counters.clone();
         let person = p.clone();
         senders.spawn(async move {
             let progress_slot = slot.clone();
+            let counters = counters.clone();
             let result = replay::send_plan_with(&plan, &o, &client, start, move |s| {
                 if let Ok(mut g) = progress_slot.lock() {
+                    if let Some(c) = &counters {
+                        c.add(g.as_ref(), s);
+                    }
                     *g = Some(s.clone());
                 }
             })
