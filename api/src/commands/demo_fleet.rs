@@ -111,13 +111,19 @@ async fn fleet(
         Some(t) if t + Duration::seconds(1) > now - Duration::hours(CATCH_UP_HOURS) => {
             tracing::warn!(
                 last_fix = %t,
-                "the demo phones already reported until {t}: the fleet continues from there, so the scripted \
-                 events come later than on a fresh data directory (alarms opened before stay open)"
+                "the demo phones already reported until {t}: the fleet continues from there with the scripted \
+                 events at once; alarms opened before stay open until staff close them, so a repeated breach \
+                 adds evidence to them rather than a new alarm"
             );
             (t + Duration::seconds(1)).min(now)
         }
         _ => now - Duration::hours(CATCH_UP_HOURS),
     };
+    // A restarted demo has less than six hours to catch up: its scripted events begin a minute
+    // in, so that short ones still play out at the warp speed rather than in real time.
+    let catch_up = now - sim_start;
+    let restarted = catch_up < Duration::hours(CATCH_UP_HOURS) - Duration::minutes(1);
+    let at_minute = |minutes: i64| if restarted { minutes.min(1) } else { minutes };
     // Scripted roles by county (phones come county by county: 宽管, 普管, 严管).
     let mut by_county: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, p) in phones.iter().enumerate() {
@@ -177,7 +183,7 @@ async fn fleet(
             continue;
         };
         let event = |minutes: i64, hours_long: f64, kind| EventSpec {
-            at: At::Offset(Duration::minutes(minutes)),
+            at: At::Offset(Duration::minutes(at_minute(minutes))),
             duration: Duration::minutes((hours_long * 60.0) as i64),
             kind,
         };
@@ -193,6 +199,11 @@ async fn fleet(
             Script::Drift => vec![event(20, 1.5, EventKind::Drift { toward: None, confirm: false })],
             Script::PhoneOff => vec![event(15, 5.0, EventKind::PhoneOff)],
             // A 2.5-hour leave to a place a few kilometres outside the county, home an hour late.
+            // (Only when the catch-up can hold it: in real time it would take hours.)
+            Script::LateFromLeave if catch_up < Duration::hours(4) => {
+                tracing::info!(person = p.person_id, "the catch-up is too short for the scripted leave: skipped");
+                vec![]
+            }
             Script::LateFromLeave => match space.nearest_outside(home, 4000.0, 400.0) {
                 Some(to) => vec![event(60, 2.5, EventKind::Leave { to, late: Duration::hours(1) })],
                 None => vec![],
