@@ -208,3 +208,35 @@ async fn replaying_again_is_all_duplicates_and_old_times_are_refused() {
     assert_eq!(track(&w, person).len(), 121);
     server.stop();
 }
+
+#[tokio::test]
+async fn a_phone_with_noise_losses_and_an_offline_buffer_is_stored_as_it_sent() {
+    let path = small_trace_file();
+    let t = read(&path);
+    std::fs::remove_file(&path).unwrap();
+    let w = world().await;
+    let server = Server::start(&w.db.url);
+    let window = |s: &str| replay::Window::parse(s).unwrap();
+    for protocol in [Protocol::Native, Protocol::Osmand] {
+        let (person, device, token) = phone(&w, protocol.name(), protocol).await;
+        let mut o = options(&server, protocol, &device, &token);
+        o.speed = 120.0;
+        o.batch = 5;
+        o.conditions = replay::PhoneConditions {
+            noise_m: 8.0,
+            dropout: 0.1,
+            off: vec![window("1m+1m")],
+            offline: vec![window("4m+3m")],
+            seed: 3,
+        };
+        let (plan, s) = send(&t, &o).await;
+        // Minute 1-2 off (12 points), minutes 4-7 buffered (36 points, fewer the lost ones).
+        assert_eq!(s.phone_off, 12, "{protocol}");
+        assert!(s.dropped > 0 && s.buffered > 20, "{protocol}: {s:#?}");
+        assert_eq!(s.planned + s.dropped + s.phone_off, 121);
+        // The late burst is stored like the rest: every fix sent is there once, in time order,
+        // where the noise put it.
+        assert_stored_exactly(&w, person, &plan, &s, 1e-3, 0.05);
+    }
+    server.stop();
+}

@@ -97,7 +97,7 @@ enum Command {
     /// (native, OsmAnd, OwnTracks), paced by the trace's times, and print what the
     /// server made of them.
     #[command(after_help = REPLAY_NOTES)]
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
     /// Run a fleet scenario (TOML): many persons with generated movement inside their areas
     /// and scripted events, sent through the OsmAnd protocol on a warped clock that catches up
     /// from the past to now.
@@ -195,6 +195,23 @@ struct ReplayArgs {
     /// Resends of one request after a 503 or no answer before giving up.
     #[arg(long, value_name = "N", default_value_t = 5)]
     max_retries: u32,
+    /// Gaussian position noise, σ metres per axis; the accuracy sent is at least its 95 % radius.
+    #[arg(long, value_name = "M", default_value_t = 0.0, help_heading = "Phone conditions")]
+    noise_m: f64,
+    /// Share of fixes lost (no GPS, app killed), 0 to below 1.
+    #[arg(long, value_name = "P", default_value_t = 0.0, help_heading = "Phone conditions")]
+    dropout: f64,
+    /// Phone switched off from OFFSET into the trace for LENGTH (e.g. 30m+2h): no fixes.
+    /// Repeatable.
+    #[arg(long, value_name = "OFFSET+LENGTH", value_parser = parse_window, help_heading = "Phone conditions")]
+    phone_off: Vec<simulator::replay::Window>,
+    /// No network from OFFSET for LENGTH: fixes are kept and sent together, late, when it ends
+    /// (as Traccar Client's offline buffer does). Repeatable.
+    #[arg(long, value_name = "OFFSET+LENGTH", value_parser = parse_window, help_heading = "Phone conditions")]
+    offline: Vec<simulator::replay::Window>,
+    /// Seed of the noise and the losses (the same seed, the same replay).
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Phone conditions")]
+    seed: u64,
     /// Only read the trace and print what `inspect` prints; send nothing.
     #[arg(long)]
     dry_run: bool,
@@ -483,6 +500,11 @@ fn main() -> ExitCode {
     }
 }
 
+fn parse_window(s: &str) -> Result<simulator::replay::Window, String> {
+    simulator::replay::Window::parse(s)
+        .ok_or_else(|| format!("{s:?} is not OFFSET+LENGTH with durations like 30m+2h (LENGTH above zero)"))
+}
+
 fn usage_error(e: anyhow::Error) -> ExitCode {
     eprintln!("error: {e:#}");
     ExitCode::from(64)
@@ -513,7 +535,15 @@ fn replay_options(a: &ReplayArgs) -> Result<ReplayOptions> {
     o.batch = a.batch;
     o.seq_start = a.seq_start;
     o.retry = RetryPolicy { max_retries: a.max_retries, ..RetryPolicy::default() };
+    o.conditions = simulator::replay::PhoneConditions {
+        noise_m: a.noise_m,
+        dropout: a.dropout,
+        off: a.phone_off.clone(),
+        offline: a.offline.clone(),
+        seed: a.seed,
+    };
     o.validate().map_err(|e| match e {
+        ReplayError::Conditions(m) => anyhow::anyhow!("--{}", m.replace('_', "-")),
         ReplayError::Speed(_) => anyhow::anyhow!("--speed: {e}"),
         ReplayError::Batch(_) => anyhow::anyhow!("--batch: {e}"),
         ReplayError::CrsNotCarried { .. } => anyhow::anyhow!("--crs: {e}"),
@@ -609,6 +639,13 @@ fn render_summary(file: &Path, endpoint: &reqwest::Url, opts: &ReplayOptions, s:
             o,
             "  not sent:   {} without a time, {} repeating the previous time",
             s.skipped_untimed, s.skipped_same_time
+        );
+    }
+    if s.dropped + s.phone_off + s.buffered > 0 {
+        let _ = writeln!(
+            o,
+            "  conditions: {} lost (dropout), {} while the phone was off, {} buffered offline and sent late",
+            s.dropped, s.phone_off, s.buffered
         );
     }
     if s.location_requests > 0 {

@@ -203,6 +203,9 @@ fn plan(p: &FleetPerson, warp: &Warp) -> Plan {
         time_shift: None,
         skipped_untimed: 0,
         skipped_same_time: 0,
+        dropped: 0,
+        phone_off: 0,
+        buffered: 0,
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`send_plan`] sends on schedule, resends on 503 or a transport failure (bounded), records
 //!   refusals and carries on, and stops when no later request could succeed (401, 403, 404).
 
+pub mod conditions;
 pub mod frame;
 pub mod native;
 pub mod osmand;
@@ -24,6 +25,7 @@ use chrono::{DateTime, Utc};
 use geofence::crs::Crs;
 use serde::Serialize;
 
+pub use conditions::{PhoneConditions, Window};
 pub use frame::LatLon;
 pub use plan::{plan, Plan, PlannedFix};
 use send::{backoff, common_answer, send_once, Answer, Request};
@@ -137,6 +139,8 @@ pub struct ReplayOptions {
     pub retry: RetryPolicy,
     /// Longest wait for one reply.
     pub request_timeout: Duration,
+    /// Noise, lost fixes, phone off, offline buffering.
+    pub conditions: PhoneConditions,
 }
 
 impl ReplayOptions {
@@ -156,6 +160,7 @@ impl ReplayOptions {
             seq_start: 1,
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(30),
+            conditions: PhoneConditions::default(),
         }
     }
 
@@ -189,6 +194,7 @@ impl ReplayOptions {
         if self.seq_start < 0 {
             return Err(ReplayError::SeqStart(self.seq_start));
         }
+        self.conditions.validate().map_err(ReplayError::Conditions)?;
         self.endpoint().map(|_| ())
     }
 
@@ -238,6 +244,9 @@ pub enum ReplayError {
     Anchor(LatLon),
     #[error("sequence numbers cannot start below 0 ({0})")]
     SeqStart(i64),
+    /// The message starts with the option's name (`noise_m: …`).
+    #[error("{0}")]
+    Conditions(String),
     #[error("server URL {url:?}: {reason}")]
     BadServer { url: String, reason: String },
     #[error("the trace has no point with a time ({points} points): a replay needs times to pace and stamp the fixes")]
@@ -293,6 +302,11 @@ pub struct ReplaySummary {
     pub skipped_untimed: usize,
     /// Points with the same time as the previous one at the protocol's resolution (not sent).
     pub skipped_same_time: usize,
+    /// Points lost to `--dropout` and to `--phone-off` windows (not sent).
+    pub dropped: usize,
+    pub phone_off: usize,
+    /// Fixes held back by `--offline` windows and sent late, in a burst.
+    pub buffered: usize,
     /// Time of the first and last fix sent.
     pub first_time: Option<DateTime<Utc>>,
     pub last_time: Option<DateTime<Utc>>,
@@ -332,6 +346,9 @@ impl ReplaySummary {
             unsent: 0,
             skipped_untimed: plan.skipped_untimed,
             skipped_same_time: plan.skipped_same_time,
+            dropped: plan.dropped,
+            phone_off: plan.phone_off,
+            buffered: plan.buffered,
             first_time: None,
             last_time: None,
             time_shift_s: plan.time_shift.map(|d| d.num_seconds()),

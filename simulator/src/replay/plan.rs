@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use geofence::crs::{self, Crs};
 
+use super::conditions::Fate;
 use super::frame::{LatLon, Reanchor};
 use super::{Protocol, ReplayError, ReplayOptions, TimeMode};
 use crate::trace::Trace;
@@ -51,6 +52,11 @@ pub struct Plan {
     /// Points whose time, as the protocol carries it, equals the previous point's: the server
     /// keys fixes on (device, time), so they could only be duplicates.
     pub skipped_same_time: usize,
+    /// Points lost to the conditions' dropout, and to phone-off windows.
+    pub dropped: usize,
+    pub phone_off: usize,
+    /// Fixes held back by an offline window and sent in a burst at its end.
+    pub buffered: usize,
 }
 
 /// Rounds towards the past to a whole second, so a shifted trace never ends after "now".
@@ -103,7 +109,9 @@ pub fn plan(trace: &Trace, opts: &ReplayOptions, now: DateTime<Utc>) -> Result<P
     let reanchor = opts.anchor.map(|a| Reanchor::new(first_pos, a));
 
     let mut fixes: Vec<PlannedFix> = Vec::with_capacity(timed.len());
-    let mut skipped_same_time = 0;
+    let mut released: Vec<bool> = Vec::with_capacity(timed.len());
+    let (mut skipped_same_time, mut dropped, mut phone_off, mut buffered) = (0, 0, 0, 0);
+    let mut rng = opts.conditions.rng();
     for (i, t) in timed {
         let shifted = match time_shift {
             Some(s) => t.checked_add_signed(s).ok_or(ReplayError::TimeOutOfRange { time: t })?,
@@ -119,16 +127,30 @@ pub fn plan(trace: &Trace, opts: &ReplayOptions, now: DateTime<Utc>) -> Result<P
             Some(r) => r.apply(LatLon::new(p.lat, p.lon)),
             None => LatLon::new(p.lat, p.lon),
         };
+        let (wgs84, accuracy_m, release) =
+            match opts.conditions.apply(&mut rng, t - first, wgs84, p.accuracy_m.or(opts.default_accuracy_m)) {
+                Fate::Sent { pos, accuracy_m, release } => (pos, accuracy_m, release),
+                Fate::Dropped => {
+                    dropped += 1;
+                    continue;
+                }
+                Fate::PhoneOff => {
+                    phone_off += 1;
+                    continue;
+                }
+            };
+        buffered += usize::from(release.is_some());
+        released.push(release.is_some());
         let (lon, lat) = crs::from_wgs84(opts.crs, wgs84.lon, wgs84.lat);
         fixes.push(PlannedFix {
             point: i,
             seq: opts.seq_start.saturating_add(fixes.len() as i64),
             time,
-            due: wall_offset(t - first, opts.speed),
+            due: wall_offset(release.unwrap_or(t - first), opts.speed),
             wgs84,
             lat,
             lon,
-            accuracy_m: p.accuracy_m.or(opts.default_accuracy_m),
+            accuracy_m,
             speed_mps: p.speed_mps,
             course_deg: p.course_deg,
             altitude_m: p.elevation_m,
@@ -139,8 +161,31 @@ pub fn plan(trace: &Trace, opts: &ReplayOptions, now: DateTime<Utc>) -> Result<P
         // OsmAnd and OwnTracks carry one fix per request.
         Protocol::Osmand | Protocol::Owntracks => 1,
     };
-    let requests = (0..fixes.len()).step_by(per_request).map(|s| s..(s + per_request).min(fixes.len())).collect();
-    Ok(Plan { protocol: opts.protocol, crs: opts.crs, fixes, requests, time_shift, skipped_untimed, skipped_same_time })
+    // A phone back online uploads its buffer at once: in requests as full as the protocol allows.
+    let mut requests: Vec<Range<usize>> = Vec::new();
+    for (i, f) in fixes.iter().enumerate() {
+        let limit =
+            if released[i] && opts.protocol == Protocol::Native { super::native::MAX_BATCH } else { per_request };
+        match requests.last_mut() {
+            Some(r) if r.len() < limit && released[r.start] == released[i] && fixes[r.start].due == f.due => {
+                r.end = i + 1
+            }
+            Some(r) if r.len() < limit && !released[i] && !released[r.start] => r.end = i + 1,
+            _ => requests.push(i..i + 1),
+        }
+    }
+    Ok(Plan {
+        protocol: opts.protocol,
+        crs: opts.crs,
+        fixes,
+        requests,
+        time_shift,
+        skipped_untimed,
+        skipped_same_time,
+        dropped,
+        phone_off,
+        buffered,
+    })
 }
 
 impl Plan {
@@ -351,6 +396,68 @@ mod tests {
         o.crs = Crs::Wgs84;
         let p = plan(&city_loop(), &o, at("2026-01-01T00:00:00Z")).unwrap();
         assert!(p.fixes.iter().all(|f| (f.lat, f.lon) == (f.wgs84.lat, f.wgs84.lon)));
+    }
+
+    #[test]
+    fn phone_conditions_lose_move_and_hold_back_fixes() {
+        use super::super::conditions::{PhoneConditions, Window};
+        let now = at("2026-11-23T08:00:00Z");
+        let w = |from: i64, length: i64| Window { from: TimeDelta::minutes(from), length: TimeDelta::minutes(length) };
+        let mut o = opts(Protocol::Native);
+        o.speed = 60.0;
+        o.batch = 5;
+        o.conditions = PhoneConditions { off: vec![w(10, 10)], offline: vec![w(30, 15)], ..PhoneConditions::default() };
+        let p = plan(&hour_walk(), &o, now).unwrap();
+        o.conditions = PhoneConditions::default();
+        let clean = plan(&hour_walk(), &o, now).unwrap();
+        // Minutes 10..19 off: ten points never sent.
+        assert_eq!((p.phone_off, p.dropped), (10, 0));
+        assert_eq!(p.fixes.len(), 51);
+        let minute = |f: &PlannedFix| (f.time - p.fixes[0].time).num_minutes();
+        assert!(p.fixes.iter().all(|f| !(10..20).contains(&minute(f))));
+        // Minutes 30..44 offline: kept with their own times, all sent when minute 45 is due,
+        // in one request however small --batch is; the fixes around keep the batches of 5.
+        let held: Vec<&PlannedFix> = p.fixes.iter().filter(|f| (30..45).contains(&minute(f))).collect();
+        assert_eq!((held.len(), p.buffered), (15, 15));
+        assert!(held.iter().all(|f| f.due == Duration::from_secs(45)));
+        let burst = p.requests.iter().find(|r| p.fixes[r.start].due == Duration::from_secs(45) && r.len() > 1).unwrap();
+        assert_eq!(burst.len(), 15);
+        assert!(p.requests.iter().filter(|r| *r != burst).all(|r| r.len() <= 5));
+        let dues: Vec<Duration> = p.requests.iter().map(|r| p.request_due(r)).collect();
+        assert!(dues.windows(2).all(|d| d[0] <= d[1]), "requests go out in order: {dues:?}");
+        // Nothing moved without noise.
+        for f in &p.fixes {
+            let c = clean.fixes.iter().find(|c| c.point == f.point).unwrap();
+            assert_eq!((f.wgs84, f.time), (c.wgs84, c.time));
+        }
+
+        // Noise of σ = 20 m: the mean displacement of a 2-D Gaussian is σ·√(π/2) ≈ 25 m; the
+        // accuracy sent covers its 95 % radius; a third of the fixes lost; same seed, same plan.
+        o.conditions = PhoneConditions { noise_m: 20.0, dropout: 0.33, seed: 9, ..PhoneConditions::default() };
+        o.default_accuracy_m = Some(10.0);
+        let city = city_loop();
+        let p = plan(&city, &o, now).unwrap();
+        assert!((90..180).contains(&p.dropped), "{} of 400 lost at 0.33", p.dropped);
+        assert_eq!(p.fixes.len() + p.dropped, 400);
+        let moved: Vec<f64> = p
+            .fixes
+            .iter()
+            .map(|f| {
+                let q = &city.points[f.point];
+                geofence::distance_m((q.lon, q.lat), (f.wgs84.lon, f.wgs84.lat))
+            })
+            .collect();
+        let mean = moved.iter().sum::<f64>() / moved.len() as f64;
+        assert!((20.0..30.0).contains(&mean), "mean displacement {mean} m");
+        assert!(moved.iter().all(|d| *d < 120.0));
+        assert!(p.fixes.iter().all(|f| f.accuracy_m == Some(49.0)), "2.448 σ, above the default 10 m");
+        assert_eq!(plan(&city, &o, now).unwrap().fixes, p.fixes);
+
+        o.conditions.dropout = 1.0;
+        assert!(matches!(plan(&city, &o, now), Err(ReplayError::Conditions(m)) if m.starts_with("dropout")));
+        assert_eq!(Window::parse("30m+2h"), Some(w(30, 120)));
+        assert_eq!(Window::parse("2h"), None);
+        assert_eq!(Window::parse("1h+0s"), None);
     }
 
     #[test]
