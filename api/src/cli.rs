@@ -247,6 +247,10 @@ pub struct DemoArgs {
     /// Time warp of the fleet while it catches up from six hours ago to now (360: one minute).
     #[arg(long, value_name = "N", default_value_t = 360.0)]
     pub fleet_speed: f64,
+    /// Demo persons per county (six counties), on the first start of a data directory.
+    #[arg(long, value_name = "N", default_value_t = tracker::demo::DEFAULT_PERSONS_PER_COUNTY as u64,
+          value_parser = clap::value_parser!(u64).range(3..=2000))]
+    pub persons_per_county: u64,
 }
 
 #[derive(Debug, Args)]

@@ -71,6 +71,8 @@ fn demo_runs_on_its_own_embedded_cluster_and_stops_it() {
             "127.0.0.1:0",
             "--fleet-speed",
             "2160",
+            "--persons-per-county",
+            "3",
             "--data-dir",
         ])
         .arg(&dir)
@@ -86,11 +88,12 @@ fn demo_runs_on_its_own_embedded_cluster_and_stops_it() {
 
     // The fleet's scripted breaches raise alarms within a minute: the first person (the first
     // county's 宽管) leaves the county, the sixth (the second county's 严管) enters the 禁止令
-    // zone; the others (a drift near a border, a phone switched off, and the compliant ones)
-    // raise none.
+    // zone, the fourteenth (the fifth county's 普管) comes back late from a granted leave; the
+    // others (a drift near a border, a phone switched off, and the compliant ones) raise none.
     let phones: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("demo-phones.json")).unwrap()).unwrap();
+    assert_eq!(phones.as_array().unwrap().len(), 18, "three persons in each of six counties");
     let person_of = |i: usize| phones[i]["person_id"].as_i64().unwrap();
-    let expected = [(person_of(0), "fence_exit"), (person_of(5), "exclusion_entry")];
+    let expected = [(person_of(0), "fence_exit"), (person_of(5), "exclusion_entry"), (person_of(13), "leave_overdue")];
     // At ×2160 the six hours take 10 s: only then has every phone sent what ingest judges.
     let caught_up = std::time::Instant::now() + std::time::Duration::from_secs(12);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

@@ -109,58 +109,85 @@ pub struct DemoPhone {
     pub token: String,
 }
 
-/// Demo persons of each county: (name, level, 重点 interval).
-const PERSONS: &[(&str, crate::person::Level, Option<i16>)] = &[
-    ("王某", crate::person::Level::Lenient, None),
-    ("刘某", crate::person::Level::Ordinary, None),
-    ("陈某", crate::person::Level::Strict, Some(60)),
-];
+/// Surnames of the demo persons (each followed by 某 and a number: 王某1, 李某2, …).
+const SURNAMES: &[&str] = &["王", "刘", "陈", "李", "张", "杨", "赵", "黄", "周", "吴"];
 
-/// Creates, once, three persons in the first office of every county, each with consent, a
-/// personal inclusion fence equal to their county's boundary, and a Traccar Client phone; the
-/// strict one also gets a 禁止令 zone (a 300 m circle at the county's centre). Returns the phones
-/// created now (empty when the demo persons already exist).
-pub async fn seed_persons(pool: &PgPool) -> Result<Vec<DemoPhone>, DemoError> {
+/// Default number of demo persons per county (six counties: 300 persons).
+pub const DEFAULT_PERSONS_PER_COUNTY: usize = 50;
+
+/// The level of the `slot`-th person of a county: the first three are 宽管, 普管 and 严管 + 重点
+/// (the demo's scripts use them); the rest follow a realistic mix of 40 % 宽管, 35 % 普管,
+/// 20 % 严管 and 5 % 重点 (located every 30 minutes).
+fn level_of(slot: usize) -> (crate::person::Level, Option<i16>) {
+    use crate::person::Level;
+    match slot {
+        0 => (Level::Lenient, None),
+        1 => (Level::Ordinary, None),
+        2 => (Level::Strict, Some(60)),
+        _ => match slot % 20 {
+            0..=7 => (Level::Lenient, None),
+            8..=14 => (Level::Ordinary, None),
+            15..=18 => (Level::Strict, None),
+            _ => (Level::Strict, Some(30)),
+        },
+    }
+}
+
+/// Creates, once, `per_county` persons in every county, spread over its offices, each with
+/// consent and a Traccar Client phone. The county's boundary is one shared inclusion fence
+/// applying to its persons (stored once, however many persons); every 严管 person also gets a
+/// 禁止令 zone (a 300 m circle at the county's centre). Returns the phones created now (empty when
+/// the demo persons already exist).
+pub async fn seed_persons(pool: &PgPool, per_county: usize) -> Result<Vec<DemoPhone>, DemoError> {
     let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM persons").fetch_one(pool).await?;
     if existing > 0 {
         return Ok(Vec::new());
     }
-    let counties: Vec<(i64, String, i64)> = sqlx::query_as(
-        "SELECT c.id, c.name, (SELECT min(o.id) FROM organisations o WHERE o.parent_id = c.id AND o.kind = 'office')
+    let counties: Vec<(i64, String, Vec<i64>)> = sqlx::query_as(
+        "SELECT c.id, c.name, ARRAY(SELECT o.id FROM organisations o WHERE o.parent_id = c.id AND o.kind = 'office' ORDER BY o.id)
          FROM organisations c WHERE c.kind = 'county' AND c.boundary IS NOT NULL ORDER BY c.adcode",
     )
     .fetch_all(pool)
     .await?;
     let today = crate::time::local(chrono::Utc::now()).date_naive();
-    let mut phones = Vec::new();
-    for (county_id, county, office) in counties {
-        for (i, (surname, level, key)) in PERSONS.iter().enumerate() {
-            let name = format!("{surname}{}", i + 1);
-            let person = crate::person::create(
-                pool,
+    let mut created: Vec<(i64, String, String, String)> = Vec::new();
+    for (county_id, county, offices) in counties {
+        if offices.is_empty() {
+            continue;
+        }
+        let mut tx = pool.begin().await?;
+        let county_fence: i64 = sqlx::query_scalar(
+            "INSERT INTO fences (organisation_id, name, kind, shape, geom)
+             SELECT id, name || '（居住县区）', 'inclusion', 'area', boundary FROM organisations WHERE id = $1 RETURNING id",
+        )
+        .bind(county_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        for slot in 0..per_county {
+            let (level, key) = level_of(slot);
+            let office = offices[slot % offices.len()];
+            let name = format!("{}某{}", SURNAMES[slot % SURNAMES.len()], slot + 1);
+            let person = crate::person::create_in(
+                &mut tx,
                 &crate::person::NewPerson {
                     office_id: office,
                     name: name.clone(),
                     correction_type: crate::person::CorrectionType::Probation,
                     term_start: today - chrono::Days::new(30),
                     term_end: today + chrono::Days::new(335),
-                    level: *level,
-                    key_interval_min: *key,
+                    level,
+                    key_interval_min: key,
                     consent_from: chrono::Utc::now() - chrono::Duration::days(30),
                     consent_ref: "手机定位承诺书（演示）".into(),
                 },
             )
             .await?;
-            sqlx::query(
-                "INSERT INTO fences (person_id, organisation_id, name, kind, shape, geom)
-                 SELECT $1, $2, name || '（居住县区）', 'inclusion', 'area', boundary FROM organisations WHERE id = $3",
-            )
-            .bind(person)
-            .bind(office)
-            .bind(county_id)
-            .execute(pool)
-            .await?;
-            if *level == crate::person::Level::Strict {
+            sqlx::query("INSERT INTO fence_persons (fence_id, person_id) VALUES ($1, $2)")
+                .bind(county_fence)
+                .bind(person)
+                .execute(&mut *tx)
+                .await?;
+            if level == crate::person::Level::Strict {
                 sqlx::query(
                     "INSERT INTO fences (person_id, organisation_id, name, kind, shape, geom, radius_m)
                      SELECT $1, $2, '禁止进入区域（演示）', 'exclusion', 'circle', ST_PointOnSurface(boundary), 300 FROM organisations WHERE id = $3",
@@ -168,22 +195,49 @@ pub async fn seed_persons(pool: &PgPool) -> Result<Vec<DemoPhone>, DemoError> {
                 .bind(person)
                 .bind(office)
                 .bind(county_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
             }
-            let e =
-                crate::device::enrol(pool, person, crate::device::Protocol::Osmand, geofence::crs::Crs::Wgs84, None)
-                    .await?;
-            // Demo phones may replay traces recorded before the demo started.
-            sqlx::query("UPDATE devices SET enrolled_at = now() - interval '30 days' WHERE id = $1")
-                .bind(e.device_id)
-                .execute(pool)
+            let label = level.label_zh().to_string() + if key.is_some() { "（重点）" } else { "" };
+            created.push((person, name, label, county.clone()));
+        }
+        tx.commit().await?;
+    }
+    // Token hashing is deliberately slow: a few at a time, off the executor.
+    let mut phones = Vec::with_capacity(created.len());
+    for chunk in created.chunks(4) {
+        let mut enrolling = tokio::task::JoinSet::new();
+        for (i, (person, ..)) in chunk.iter().enumerate() {
+            let (pool, person) = (pool.clone(), *person);
+            enrolling.spawn(async move {
+                let e = crate::device::enrol(
+                    &pool,
+                    person,
+                    crate::device::Protocol::Osmand,
+                    geofence::crs::Crs::Wgs84,
+                    None,
+                )
                 .await?;
+                // Demo phones may replay traces recorded before the demo started.
+                sqlx::query("UPDATE devices SET enrolled_at = now() - interval '30 days' WHERE id = $1")
+                    .bind(e.device_id)
+                    .execute(&pool)
+                    .await?;
+                Ok::<_, DemoError>((i, e))
+            });
+        }
+        let mut done: Vec<(usize, crate::device::Enrolment)> = Vec::new();
+        while let Some(r) = enrolling.join_next().await {
+            done.push(r.expect("enrolment task panicked")?);
+        }
+        done.sort_by_key(|(i, _)| *i);
+        for (i, e) in done {
+            let (person, name, level, county) = chunk[i].clone();
             phones.push(DemoPhone {
                 person_id: person,
                 name,
-                level: level.label_zh().to_string() + if key.is_some() { "（重点）" } else { "" },
-                county: county.clone(),
+                level,
+                county,
                 protocol: "osmand".into(),
                 enrolment_id: e.enrolment_id,
                 token: e.token,

@@ -204,11 +204,13 @@ struct StoredShape {
     half_width_m: Option<f64>,
 }
 
-/// A person's active personal fences without a weekly schedule, in id order, as shapes.
+/// The active fences without a weekly schedule or a validity period that apply to a person (their
+/// own and the shared ones naming them), in id order, as shapes.
 pub async fn person_shapes(pool: &PgPool, person: i64) -> Result<Vec<(FenceKind, Shape)>, FenceStoreError> {
     let rows: Vec<StoredShape> = sqlx::query_as(
         "SELECT id, kind, shape, ST_AsGeoJSON(geom) AS geom, radius_m, half_width_m FROM fences
-         WHERE person_id = $1 AND retired_at IS NULL AND schedule IS NULL ORDER BY id",
+         WHERE (person_id = $1 OR id IN (SELECT fence_id FROM fence_persons WHERE person_id = $1))
+           AND retired_at IS NULL AND schedule IS NULL AND valid_from IS NULL AND valid_to IS NULL ORDER BY id",
     )
     .bind(person)
     .fetch_all(pool)

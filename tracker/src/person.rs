@@ -122,6 +122,13 @@ pub struct PersonSummary {
 /// Creates the person and their consent basis in one transaction. Returns the person's id.
 pub async fn create(pool: &PgPool, p: &NewPerson) -> Result<i64, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let id = create_in(&mut tx, p).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Creates the person and their consent basis within the caller's transaction.
+pub async fn create_in(tx: &mut sqlx::PgConnection, p: &NewPerson) -> Result<i64, sqlx::Error> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO persons (office_id, name, correction_type, term_start, term_end, level, is_key, key_interval_min)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -142,7 +149,6 @@ pub async fn create(pool: &PgPool, p: &NewPerson) -> Result<i64, sqlx::Error> {
         .bind(&p.consent_ref)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     Ok(id)
 }
 

@@ -9,7 +9,11 @@ use tracker::{boundaries, demo};
 
 /// Imports the Yingkou boundaries if they are missing, seeds offices and accounts, and prints
 /// the accounts with their passwords and the demo phones (returned).
-pub async fn prepare(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<Vec<demo::DemoPhone>> {
+pub async fn prepare(
+    pool: &sqlx::PgPool,
+    data_dir: &Path,
+    persons_per_county: usize,
+) -> anyhow::Result<Vec<demo::DemoPhone>> {
     let have_city = tracker::org::exists(pool, demo::YINGKOU_ADCODE).await?;
     if !have_city {
         import_yingkou(pool).await?;
@@ -24,10 +28,19 @@ pub async fn prepare(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<Vec
     for a in &accounts {
         println!("  {:<16} {:<14} {:<12} {}", a.username, a.password, a.role.as_str(), a.organisation);
     }
-    let phones = demo_phones(pool, data_dir).await?;
-    println!("demo phones (Traccar Client device identifiers; also in {}):", data_dir.join(PHONES_FILE).display());
+    let phones = demo_phones(pool, data_dir, persons_per_county).await?;
+    println!(
+        "demo phones: {} (Traccar Client device identifiers; the first three of each county here, all in {}):",
+        phones.len(),
+        data_dir.join(PHONES_FILE).display()
+    );
+    let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
     for p in &phones {
-        println!("  person {:>3} {:<6} {:<10} {:<6} {}", p.person_id, p.name, p.level, p.county, p.enrolment_id);
+        let n = shown.entry(p.county.as_str()).or_default();
+        *n += 1;
+        if *n <= 3 {
+            println!("  person {:>3} {:<6} {:<10} {:<6} {}", p.person_id, p.name, p.level, p.county, p.enrolment_id);
+        }
     }
     Ok(phones)
 }
@@ -36,9 +49,9 @@ const PHONES_FILE: &str = "demo-phones.json";
 
 /// The demo persons' phones: created on the first start (tokens are shown once, so they are kept
 /// beside the database, owner-readable only), read back on later starts.
-async fn demo_phones(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<Vec<demo::DemoPhone>> {
+async fn demo_phones(pool: &sqlx::PgPool, data_dir: &Path, per_county: usize) -> anyhow::Result<Vec<demo::DemoPhone>> {
     let path = data_dir.join(PHONES_FILE);
-    let created = demo::seed_persons(pool).await.context("seeding the demo persons")?;
+    let created = demo::seed_persons(pool, per_county).await.context("seeding the demo persons")?;
     if created.is_empty() {
         return match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display())),

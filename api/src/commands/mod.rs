@@ -21,8 +21,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => {
             let fleet = demo_fleet::FleetOptions::from_args(&args)?;
-            serve::run(Config::load(&global, (args.serve.listen, args.serve.osmand_listen))?, serve::Mode::Demo(fleet))
-                .await
+            serve::run(
+                Config::load(&global, (args.serve.listen, args.serve.osmand_listen))?,
+                serve::Mode::Demo { persons_per_county: args.persons_per_county as usize, fleet },
+            )
+            .await
         }
         Command::Migrate => {
             let config = Config::load(&global, (None, None))?;

@@ -8,7 +8,11 @@ use crate::server::{self, AppState};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
     Serve,
-    Demo(super::demo_fleet::FleetOptions),
+    /// The demo: persons per county on a fresh data directory, and the fleet.
+    Demo {
+        persons_per_county: usize,
+        fleet: super::demo_fleet::FleetOptions,
+    },
 }
 
 pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
@@ -33,7 +37,9 @@ async fn serve_until_signal(
 ) -> anyhow::Result<()> {
     let pool = db.connect_and_migrate().await.context("connecting to the database")?;
     let phones = match mode {
-        Mode::Demo(_) => super::demo::prepare(&pool, &config.data_dir).await?,
+        Mode::Demo { persons_per_county, .. } => {
+            super::demo::prepare(&pool, &config.data_dir, persons_per_county).await?
+        }
         Mode::Serve => Vec::new(),
     };
     let listener =
@@ -59,7 +65,7 @@ async fn serve_until_signal(
         let _ = rx.wait_for(|s| *s).await;
     };
     let fleet = match mode {
-        Mode::Demo(opts) if opts.enabled => {
+        Mode::Demo { fleet: opts, .. } if opts.enabled => {
             Some(super::demo_fleet::start_fleet(&pool, &phones, osmand_addr, opts, stopped.clone()))
         }
         _ => None,
