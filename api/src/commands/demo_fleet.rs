@@ -218,6 +218,7 @@ async fn fleet(
             work: Work::Random,
             seed: Some(p.person_id as u64),
             events,
+            trace: None,
         };
         let scenario = |events| Scenario {
             osmand_url: url.clone(),

@@ -17,6 +17,8 @@
 //! avoid = [{ circle = [40.66, 122.23, 300] }]
 //! home = [40.67, 122.24]                  # or "random" (the default): well inside the area
 //! work = "none"                           # or [lat, lon]; default: random
+//! # trace = "walk.gpx"                    # follow a recorded trace (from the start, moved to
+//!                                         # begin at `home` if given) instead of generated movement
 //!
 //! [[person.event]]
 //! kind = "leave_area"                     # enter_zone, phone_off, drift, leave
@@ -81,6 +83,8 @@ struct RawPerson {
     home: Option<toml::Value>,
     work: Option<toml::Value>,
     seed: Option<u64>,
+    /// A recorded trace (any format `inspect` reads) instead of generated movement.
+    trace: Option<String>,
     #[serde(default)]
     event: Vec<RawEvent>,
 }
@@ -155,6 +159,62 @@ pub struct ScenarioPerson {
     pub work: Work,
     pub seed: Option<u64>,
     pub events: Vec<EventSpec>,
+    /// A base trace to replay instead of generated movement.
+    pub trace: Option<BaseTrace>,
+}
+
+/// A recorded trace a person follows instead of generated movement: its timed points, as
+/// offsets from its first one, moved by translation so that it starts at the person's home
+/// when one is given (keeping its real motion).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaseTrace {
+    pub points: Vec<(Duration, LatLon, Option<f64>, Option<f64>, Option<f64>)>,
+}
+
+impl BaseTrace {
+    /// Reads `path`; the points without a time are left out.
+    pub fn read(path: &Path, home: Option<LatLon>) -> Result<BaseTrace, String> {
+        let trace = crate::trace::read_path(path, &crate::trace::ReadOptions::default()).map_err(|e| e.to_string())?;
+        let timed: Vec<&crate::trace::TracePoint> = trace.points.iter().filter(|p| p.time.is_some()).collect();
+        let Some(first) = timed.first() else {
+            return Err(format!("{} has no point with a time", path.display()));
+        };
+        let (t0, start) = (first.time.expect("timed"), LatLon::new(first.lat, first.lon));
+        let anchor = home.map(|h| crate::replay::frame::Reanchor::new(start, h));
+        let points = timed
+            .iter()
+            .map(|p| {
+                let at = LatLon::new(p.lat, p.lon);
+                let pos = anchor.as_ref().map_or(at, |a| a.apply(at));
+                (p.time.expect("timed") - t0, pos, p.accuracy_m, p.speed_mps, p.course_deg)
+            })
+            .collect();
+        Ok(BaseTrace { points })
+    }
+
+    /// The fixes of the trace started at `from`, up to `to`: whole seconds, one per second at most.
+    pub fn fixes(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<super::movement::Fix> {
+        let mut out: Vec<super::movement::Fix> = Vec::new();
+        for &(offset, pos, accuracy, speed, course) in &self.points {
+            let time = chrono::SubsecRound::trunc_subsecs(from + offset, 0);
+            if time > to {
+                break;
+            }
+            if out.last().is_some_and(|f| f.time >= time) {
+                continue;
+            }
+            out.push(super::movement::Fix {
+                time,
+                pos,
+                accuracy_m: accuracy.unwrap_or(10.0),
+                speed_mps: speed.unwrap_or(0.0),
+                course_deg: course.unwrap_or(0.0),
+                truth: pos,
+                drifted: false,
+            });
+        }
+        out
+    }
 }
 
 /// A validated scenario.
@@ -338,6 +398,13 @@ impl Scenario {
                     Work::At(point(&k("work"), pair)?)
                 }
             };
+            let trace = match &p.trace {
+                None => None,
+                Some(_) if !p.event.is_empty() => {
+                    return Err(key_err(k("event"), "a person who follows a trace has no scripted events"))
+                }
+                Some(file) => Some(BaseTrace::read(&base.join(file), home).map_err(|m| key_err(k("trace"), m))?),
+            };
             let mut events = Vec::new();
             for (j, e) in p.event.into_iter().enumerate() {
                 let ek = |s: &str| format!("person[{i}].event[{j}].{s}");
@@ -385,6 +452,7 @@ impl Scenario {
                 work,
                 seed: p.seed,
                 events,
+                trace,
             });
         }
         Ok(Scenario {
@@ -419,8 +487,11 @@ impl Scenario {
                 .map(|e| Event { at: e.at.resolve(warp.sim_start), duration: e.duration, kind: e.kind.clone() })
                 .collect();
             let home = places.home;
-            let fixes = simulate(&p.space, places, &events, warp.sim_start, end, &self.movement, &rng)
-                .map_err(|source| ScenarioError::Event { key: format!("person[{i}].event"), source })?;
+            let fixes = match &p.trace {
+                Some(trace) => trace.fixes(warp.sim_start, end),
+                None => simulate(&p.space, places, &events, warp.sim_start, end, &self.movement, &rng)
+                    .map_err(|source| ScenarioError::Event { key: format!("person[{i}].event"), source })?,
+            };
             out.push(FleetPerson {
                 name: p.name.clone(),
                 device: p.device.clone(),

@@ -1,7 +1,7 @@
 //! Properties of generated movement and scripted events, checked with the same geometry the
 //! server uses (signed distance against accuracy), without a server.
 
-use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Timelike, Utc};
 
 use super::events::{apply, Event, EventError, EventKind};
 use super::movement::{fixes, generate, shanghai, Fix, MovementOptions, Places};
@@ -311,4 +311,46 @@ fn scenario_builds_a_fleet_and_event_times_resolve() {
         .build(&warp, now)
         .unwrap_err();
     assert!(matches!(err, ScenarioError::Event { .. }) && err.to_string().starts_with("person[0].event"), "{err}");
+}
+
+#[test]
+fn a_person_can_follow_a_recorded_trace_moved_to_their_home() {
+    let dir = std::env::temp_dir().join(format!("cctrack-sim-basetrace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A walk in Ljubljana: 31 points, 20 s apart, heading north-east.
+    let mut csv = String::from("time,lat,lon\n");
+    for i in 0..=30 {
+        let t = at("2024-05-01T08:00:00Z") + Duration::seconds(20 * i);
+        csv.push_str(&format!("{},{:.6},{:.6}\n", t.to_rfc3339(), 46.05 + i as f64 * 2e-4, 14.50 + i as f64 * 2e-4));
+    }
+    std::fs::write(dir.join("walk.csv"), csv).unwrap();
+    let text = r#"
+catch_up = "1h"
+[[person]]
+device = "D1"
+area = { circle = [40.66, 122.25, 5000] }
+home = [40.66, 122.25]
+trace = "walk.csv"
+"#;
+    let sc = Scenario::parse(text, &dir).unwrap();
+    let now = at("2026-11-23T10:00:00Z");
+    let warp = sc.warp(now);
+    // Cut at the end of the window: five minutes of the ten-minute trace.
+    let fleet = sc.build(&warp, warp.sim_start + Duration::minutes(5)).unwrap();
+    let fs = &fleet[0].fixes;
+    assert_eq!(fs.len(), 16, "5 minutes of a 20 s trace");
+    assert_eq!(fs[0].time, warp.sim_start.trunc_subsecs(0));
+    assert!(dist(fs[0].pos, LatLon::new(40.66, 122.25)) < 0.01, "starts at home");
+    // The motion is kept: each step is the trace's step (≈ 27 m) every 20 s.
+    let original = dist(LatLon::new(46.05, 14.50), LatLon::new(46.0502, 14.5002));
+    for w in fs.windows(2) {
+        assert_eq!(w[1].time - w[0].time, Duration::seconds(20));
+        assert!((dist(w[0].pos, w[1].pos) - original).abs() < 0.05);
+    }
+    let with_events = format!("{text}[[person.event]]\nkind = \"phone_off\"\nat = \"+1m\"\nduration = \"1h\"\n");
+    let err = Scenario::parse(&with_events, &dir).unwrap_err().to_string();
+    assert!(err.starts_with("person[0].event"), "{err}");
+    let err = Scenario::parse(&text.replace("walk.csv", "missing.gpx"), &dir).unwrap_err().to_string();
+    assert!(err.starts_with("person[0].trace"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
