@@ -117,6 +117,9 @@ pub struct Job {
     pub indexed: bool,
 }
 
+/// Records a refusal of item `index` of request `job` in the replies.
+type Refuse<'a> = dyn Fn(&mut [IngestReport], usize, usize, FieldError) + Sync + 'a;
+
 type Submission = (Job, oneshot::Sender<Result<IngestReport, IngestError>>);
 
 /// Fences as of a version; reloaded when the database says fences changed.
@@ -148,12 +151,24 @@ struct LockedPerson {
     last_lon: Option<f64>,
     last_lat: Option<f64>,
     fence_version: i64,
+    /// Legal bases not revoked: start, whether it ends, end (start when it does not).
+    basis_from: Vec<DateTime<Utc>>,
+    basis_bounded: Vec<bool>,
+    basis_to: Vec<DateTime<Utc>>,
+}
+
+impl LockedPerson {
+    fn basis_in_force_at(&self, t: DateTime<Utc>) -> bool {
+        (0..self.basis_from.len()).any(|i| self.basis_from[i] <= t && (!self.basis_bounded[i] || t < self.basis_to[i]))
+    }
 }
 
 /// A fix that passed validation, with where it came from.
 struct Item {
     job: usize,
     index: usize,
+    /// The name of the time field in this fix's protocol.
+    time_field: &'static str,
     fix: ValidFix,
     verdicts: Vec<Verdict>,
     implausible: bool,
@@ -246,7 +261,7 @@ impl Core {
         let mut reports: Vec<IngestReport> = jobs.iter().map(|_| IngestReport::default()).collect();
         let devices: Vec<DeviceInfo> = jobs.iter().map(|j| j.device.clone()).collect();
         let names: Vec<(FieldNames, bool)> = jobs.iter().map(|j| (j.names, j.indexed)).collect();
-        let refuse = |reports: &mut Vec<IngestReport>, job: usize, index: usize, e: FieldError| {
+        let refuse = |reports: &mut [IngestReport], job: usize, index: usize, e: FieldError| {
             let (_, indexed) = names[job];
             let field =
                 if indexed && !e.field.starts_with("fixes[") { format!("fixes[{index}].{}", e.field) } else { e.field };
@@ -269,6 +284,7 @@ impl Core {
                         items.push(Item {
                             job: j,
                             index: i,
+                            time_field: job.names.time,
                             fix: v,
                             verdicts: Vec::new(),
                             implausible: false,
@@ -283,82 +299,66 @@ impl Core {
         let mut persons: Vec<i64> = devices.iter().map(|d| d.person_id).collect();
         persons.sort_unstable();
         persons.dedup();
-        if !items.is_empty() {
-            let bases = self.legal_bases(&persons).await?;
-            items.retain(|it| {
-                let person = devices[it.job].person_id;
-                let t = it.fix.time;
-                let ok = bases
-                    .get(&person)
-                    .is_some_and(|b| b.iter().any(|(from, to)| *from <= t && to.is_none_or(|to| t < to)));
-                if !ok {
-                    let field = names[it.job].0.time;
-                    let message = format!(
-                        "no legal basis (positioning consent or order) is in force for this person at {}",
-                        t.to_rfc3339()
-                    );
-                    refuse(&mut reports, it.job, it.index, FieldError::new(field, message));
-                }
-                ok
-            });
-        }
+        let pending = if items.is_empty() {
+            self.pending_requests(&persons).await?
+        } else {
+            self.store_and_evaluate(&devices, &persons, items, &mut reports, &refuse).await?
+        };
         for r in &mut reports {
             r.errors.sort_by_key(|e| e.index);
         }
-        if !items.is_empty() {
-            self.store_and_evaluate(&devices, &persons, items, &mut reports).await?;
-        }
-        let pending = self.pending_requests(&persons).await?;
         for (r, d) in reports.iter_mut().zip(&devices) {
             r.location_request = pending.get(&d.person_id).cloned();
         }
         Ok(reports)
     }
 
+    /// Stores and evaluates the valid fixes of a group commit in one transaction of a fixed
+    /// number of statements; returns each person's most urgent pending location request.
     async fn store_and_evaluate(
         &self,
         devices: &[DeviceInfo],
         persons: &[i64],
         mut items: Vec<Item>,
         reports: &mut [IngestReport],
-    ) -> Result<(), IngestError> {
+        refuse: &Refuse<'_>,
+    ) -> Result<HashMap<i64, PendingRequest>, IngestError> {
         // evaluate in time order, person by person
         items.sort_by_key(|it| (devices[it.job].person_id, it.fix.time));
         self.ensure_partitions(&items).await?;
         let mut tx = self.pool.begin().await?;
 
-        // dedupe by sequence number
-        let (seq_dev, seq_val): (Vec<i64>, Vec<i64>) =
-            items.iter().filter_map(|it| it.fix.seq.map(|s| (devices[it.job].device_id, s))).unzip();
-        if !seq_val.is_empty() {
-            let known: HashSet<(i64, i64)> = sqlx::query_as::<_, (i64, i64)>(
-                "SELECT f.device_id, f.device_seq FROM fix_sequences f
-                 JOIN UNNEST($1::int8[], $2::int8[]) AS u(d, s) ON f.device_id = u.d AND f.device_seq = u.s",
-            )
-            .bind(&seq_dev)
-            .bind(&seq_val)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
-            items.retain(|it| {
-                let dup = it.fix.seq.is_some_and(|s| known.contains(&(devices[it.job].device_id, s)));
-                if dup {
-                    reports[it.job].duplicates += 1;
-                }
-                !dup
-            });
-        }
-
         // Lock the persons (in id order: concurrent workers never deadlock).
+        // The legal bases come with the lock: a fix is refused unless one is in force at its time.
         let locked: Vec<LockedPerson> = sqlx::query_as(
-            "SELECT id, last_fix_at, ST_X(last_fix_position) AS last_lon, ST_Y(last_fix_position) AS last_lat,
-                    (SELECT version FROM fence_version) AS fence_version
-             FROM persons WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            "SELECT p.id, p.last_fix_at, ST_X(p.last_fix_position) AS last_lon, ST_Y(p.last_fix_position) AS last_lat,
+                    (SELECT version FROM fence_version) AS fence_version,
+                    ARRAY(SELECT b.starts_at FROM legal_bases b
+                          WHERE b.person_id = p.id AND b.revoked_at IS NULL ORDER BY b.id) AS basis_from,
+                    ARRAY(SELECT b.ends_at IS NOT NULL FROM legal_bases b
+                          WHERE b.person_id = p.id AND b.revoked_at IS NULL ORDER BY b.id) AS basis_bounded,
+                    ARRAY(SELECT coalesce(b.ends_at, b.starts_at) FROM legal_bases b
+                          WHERE b.person_id = p.id AND b.revoked_at IS NULL ORDER BY b.id) AS basis_to
+             FROM persons p WHERE p.id = ANY($1) ORDER BY p.id FOR UPDATE OF p",
         )
         .bind(persons)
         .fetch_all(&mut *tx)
         .await?;
+        {
+            let bases: HashMap<i64, &LockedPerson> = locked.iter().map(|p| (p.id, p)).collect();
+            items.retain(|it| {
+                let t = it.fix.time;
+                let ok = bases.get(&devices[it.job].person_id).is_some_and(|p| p.basis_in_force_at(t));
+                if !ok {
+                    let message = format!(
+                        "no legal basis (positioning consent or order) is in force for this person at {}",
+                        t.to_rfc3339()
+                    );
+                    refuse(reports, it.job, it.index, FieldError::new(it.time_field, message));
+                }
+                ok
+            });
+        }
         let version = locked.first().map(|r| r.fence_version).unwrap_or(0);
         let fences = self.fences_at(version).await?;
         let mut alarm_state = rules::AlarmState::load(&mut tx, persons).await?;
@@ -448,39 +448,43 @@ impl Core {
                 newest.insert(d.person_id, &it.fix);
             }
         }
-        if !newest.is_empty() {
-            let (ids, fixes): (Vec<i64>, Vec<&ValidFix>) = newest.into_iter().unzip();
-            let times: Vec<DateTime<Utc>> = fixes.iter().map(|f| f.time).collect();
-            sqlx::query(
-                "UPDATE persons p SET last_fix_at = u.t, last_fix_position = ST_SetSRID(ST_MakePoint(u.x, u.y), 4326)
-                 FROM UNNEST($1::int8[], $2::timestamptz[], $3::float8[], $4::float8[]) AS u(id, t, x, y) WHERE p.id = u.id",
-            )
-            .bind(&ids)
-            .bind(&times)
-            .bind(fixes.iter().map(|f| f.lon).collect::<Vec<_>>())
-            .bind(fixes.iter().map(|f| f.lat).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
-            // A scheduled request is answered by any fix taken after it was issued.
-            sqlx::query(
-                "UPDATE location_requests l SET state = 'answered', answered_at = now(), answer_fixed_at = u.t
-                 FROM UNNEST($1::int8[], $2::timestamptz[]) AS u(id, t)
-                 WHERE l.person_id = u.id AND l.state = 'pending' AND l.reason <> 'confirm' AND l.issued_at <= u.t AND l.deadline_at >= u.t",
-            )
-            .bind(&ids)
-            .bind(&times)
-            .execute(&mut *tx)
-            .await?;
-        }
+        // The persons' newest fix, the scheduled requests it answers, the devices' last contact,
+        // and what is still pending for each person: one statement. (Its data-modifying parts run
+        // whether or not the query reads them, and do not see each other's changes: the requests
+        // answered here are left out by id.)
+        let (ids, fixes): (Vec<i64>, Vec<&ValidFix>) = newest.into_iter().unzip();
         let mut device_ids: Vec<i64> = devices.iter().map(|d| d.device_id).collect();
         device_ids.sort_unstable();
         device_ids.dedup();
-        sqlx::query("UPDATE devices SET last_contact_at = now() WHERE id = ANY($1)")
-            .bind(&device_ids)
-            .execute(&mut *tx)
-            .await?;
+        let rows: Vec<(i64, i64, String, DateTime<Utc>)> = sqlx::query_as(
+            "WITH u AS (SELECT * FROM UNNEST($1::int8[], $2::timestamptz[], $3::float8[], $4::float8[]) AS u(id, t, x, y)),
+                  newest AS (
+                      UPDATE persons p SET last_fix_at = u.t, last_fix_position = ST_SetSRID(ST_MakePoint(u.x, u.y), 4326)
+                      FROM u WHERE p.id = u.id),
+                  answered AS (
+                      UPDATE location_requests l SET state = 'answered', answered_at = now(), answer_fixed_at = u.t
+                      FROM u WHERE l.person_id = u.id AND l.state = 'pending' AND l.reason <> 'confirm'
+                        AND l.issued_at <= u.t AND l.deadline_at >= u.t
+                      RETURNING l.id),
+                  contact AS (UPDATE devices SET last_contact_at = now() WHERE id = ANY($5))
+             SELECT DISTINCT ON (person_id) person_id, id, reason, deadline_at FROM location_requests
+             WHERE person_id = ANY($6) AND state = 'pending' AND deadline_at > now()
+               AND id NOT IN (SELECT id FROM answered)
+             ORDER BY person_id, deadline_at",
+        )
+        .bind(&ids)
+        .bind(fixes.iter().map(|f| f.time).collect::<Vec<_>>())
+        .bind(fixes.iter().map(|f| f.lon).collect::<Vec<_>>())
+        .bind(fixes.iter().map(|f| f.lat).collect::<Vec<_>>())
+        .bind(&device_ids)
+        .bind(persons)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(rows
+            .into_iter()
+            .map(|(p, id, reason, deadline_at)| (p, PendingRequest { id, reason, deadline_at }))
+            .collect())
     }
 
     /// Inserts the fixes in one statement and marks each as stored or duplicate.
@@ -492,15 +496,25 @@ impl Core {
     ) -> Result<(), sqlx::Error> {
         let fx =
             |f: fn(&Item) -> Option<f64>| items.iter().map(|it| f(it).map(|v| v as f32)).collect::<Vec<Option<f32>>>();
+        // One statement: a fix whose (device, sequence number) is known is a duplicate even with
+        // another time; the stored ones record their sequence numbers.
         let returned: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
-            "INSERT INTO fixes (person_id, device_id, fixed_at, position, accuracy_m, source, input_crs, battery_pct,
-                                speed_mps, course_deg, altitude_m, device_seq, mock, verdicts, implausible)
-             SELECT p, d, t, ST_SetSRID(ST_MakePoint(x, y), 4326), acc, src, crs, batt::smallint, spd, course, alt, seq, mock, v, imp
-             FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[], $7::text[], $8::text[],
-                         $9::float8[], $10::real[], $11::real[], $12::real[], $13::int8[], $14::bool[], $15::jsonb[], $16::bool[])
-                  AS u(p, d, t, x, y, acc, src, crs, batt, spd, course, alt, seq, mock, v, imp)
-             ON CONFLICT (device_id, fixed_at) DO NOTHING
-             RETURNING device_id, fixed_at",
+            "WITH stored AS (
+                 INSERT INTO fixes (person_id, device_id, fixed_at, position, accuracy_m, source, input_crs, battery_pct,
+                                    speed_mps, course_deg, altitude_m, device_seq, mock, verdicts, implausible)
+                 SELECT p, d, t, ST_SetSRID(ST_MakePoint(x, y), 4326), acc, src, crs, batt::smallint, spd, course, alt, seq, mock, v, imp
+                 FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[], $7::text[], $8::text[],
+                             $9::float8[], $10::real[], $11::real[], $12::real[], $13::int8[], $14::bool[], $15::jsonb[], $16::bool[])
+                      AS u(p, d, t, x, y, acc, src, crs, batt, spd, course, alt, seq, mock, v, imp)
+                 WHERE seq IS NULL
+                    OR NOT EXISTS (SELECT 1 FROM fix_sequences s WHERE s.device_id = u.d AND s.device_seq = u.seq)
+                 ON CONFLICT (device_id, fixed_at) DO NOTHING
+                 RETURNING device_id, fixed_at, device_seq),
+                  sequenced AS (
+                 INSERT INTO fix_sequences (device_id, device_seq, fixed_at)
+                 SELECT device_id, device_seq, fixed_at FROM stored WHERE device_seq IS NOT NULL
+                 ON CONFLICT DO NOTHING)
+             SELECT device_id, fixed_at FROM stored",
         )
         .bind(items.iter().map(|it| devices[it.job].person_id).collect::<Vec<_>>())
         .bind(items.iter().map(|it| devices[it.job].device_id).collect::<Vec<_>>())
@@ -530,21 +544,6 @@ impl Core {
                 *n -= 1;
                 it.stored = true;
             }
-        }
-        let sequenced: Vec<&Item> = items.iter().filter(|it| it.stored && it.fix.seq.is_some()).collect();
-        let seq_dev: Vec<i64> = sequenced.iter().map(|it| devices[it.job].device_id).collect();
-        let seq_val: Vec<Option<i64>> = sequenced.iter().map(|it| it.fix.seq).collect();
-        let seq_time: Vec<DateTime<Utc>> = sequenced.iter().map(|it| it.fix.time).collect();
-        if !seq_val.is_empty() {
-            sqlx::query(
-                "INSERT INTO fix_sequences (device_id, device_seq, fixed_at)
-                 SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[]) ON CONFLICT DO NOTHING",
-            )
-            .bind(&seq_dev)
-            .bind(&seq_val)
-            .bind(&seq_time)
-            .execute(&mut **tx)
-            .await?;
         }
         Ok(())
     }
@@ -603,24 +602,6 @@ impl Core {
         tracing::info!(version = snapshot.version, fences = personal + shared, "fence cache reloaded");
         *self.fences.current.write().expect("fence cache poisoned") = snapshot.clone();
         Ok(snapshot)
-    }
-
-    /// Periods in force per person (revoked bases excluded).
-    async fn legal_bases(
-        &self,
-        persons: &[i64],
-    ) -> Result<HashMap<i64, Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>>, sqlx::Error> {
-        let rows: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
-            "SELECT person_id, starts_at, ends_at FROM legal_bases WHERE person_id = ANY($1) AND revoked_at IS NULL",
-        )
-        .bind(persons)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out: HashMap<i64, Vec<_>> = HashMap::new();
-        for (p, from, to) in rows {
-            out.entry(p).or_default().push((from, to));
-        }
-        Ok(out)
     }
 
     /// The most urgent pending location request of each person.

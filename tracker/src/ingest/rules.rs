@@ -170,30 +170,26 @@ fn confirm_key(person: i64, o: &Observation) -> (i64, FixAlarm, i64) {
 }
 
 impl AlarmState {
-    /// Must run after the persons' rows are locked, in the same transaction.
+    /// Must run after the persons' rows are locked, in the same transaction. One statement:
+    /// open alarms (id > 0) and pending confirmations (id 0).
     pub async fn load(tx: &mut Transaction<'_, Postgres>, persons: &[i64]) -> Result<Self, sqlx::Error> {
         let mut state = AlarmState::default();
-        let open: Vec<(i64, i64, String, Option<i64>, bool)> = sqlx::query_as(
+        let rows: Vec<(i64, i64, String, Option<i64>, bool)> = sqlx::query_as(
             "SELECT id, person_id, kind, fence_id, returned_inside_at IS NOT NULL FROM alarms
-             WHERE person_id = ANY($1) AND state IN ('open', 'acknowledged') ORDER BY id",
+             WHERE person_id = ANY($1) AND state IN ('open', 'acknowledged')
+             UNION ALL
+             SELECT 0, person_id, confirm_kind, fence_id, false FROM location_requests
+             WHERE person_id = ANY($1) AND state = 'pending' AND reason = 'confirm'
+             ORDER BY 1",
         )
         .bind(persons)
         .fetch_all(&mut **tx)
         .await?;
-        for (id, person, kind, fence, returned) in open {
-            if let Some(k) = FixAlarm::parse(&kind) {
+        for (id, person, kind, fence, returned) in rows {
+            let Some(k) = FixAlarm::parse(&kind) else { continue };
+            if id > 0 {
                 state.open.entry((person, k)).or_default().push(OpenAlarm { id, fence, returned });
-            }
-        }
-        let pending: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
-            "SELECT person_id, confirm_kind, fence_id FROM location_requests
-             WHERE person_id = ANY($1) AND state = 'pending' AND reason = 'confirm'",
-        )
-        .bind(persons)
-        .fetch_all(&mut **tx)
-        .await?;
-        for (person, kind, fence) in pending {
-            if let Some(k) = FixAlarm::parse(&kind) {
+            } else {
                 let fence = if k == FixAlarm::FenceExit { 0 } else { fence.unwrap_or(0) };
                 state.pending.insert((person, k, fence));
             }
