@@ -13,8 +13,13 @@ DEVICES=${DEVICES:-200}
 DURATION=${DURATION:-20s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
-cargo build --release -q -p api --bin cctrack
-bin=target/release/cctrack
+# CCTRACK_BIN: a prebuilt cctrack to measure (to compare two builds); default: build this tree.
+if [ -n "${CCTRACK_BIN:-}" ]; then
+  bin=$CCTRACK_BIN
+else
+  cargo build --release -q -p api --bin cctrack
+  bin=target/release/cctrack
+fi
 dir=$(mktemp -d /tmp/cctrack-bench-XXXXXX)
 chmod 755 "$dir"
 log="$dir/server.log"

@@ -497,7 +497,8 @@ impl Core {
         let fx =
             |f: fn(&Item) -> Option<f64>| items.iter().map(|it| f(it).map(|v| v as f32)).collect::<Vec<Option<f32>>>();
         // One statement: a fix whose (device, sequence number) is known is a duplicate even with
-        // another time; the stored ones record their sequence numbers.
+        // another time (an anti-join: a fix without a number never matches); the stored ones
+        // record their sequence numbers.
         let returned: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
             "WITH stored AS (
                  INSERT INTO fixes (person_id, device_id, fixed_at, position, accuracy_m, source, input_crs, battery_pct,
@@ -506,8 +507,7 @@ impl Core {
                  FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[], $7::text[], $8::text[],
                              $9::float8[], $10::real[], $11::real[], $12::real[], $13::int8[], $14::bool[], $15::jsonb[], $16::bool[])
                       AS u(p, d, t, x, y, acc, src, crs, batt, spd, course, alt, seq, mock, v, imp)
-                 WHERE seq IS NULL
-                    OR NOT EXISTS (SELECT 1 FROM fix_sequences s WHERE s.device_id = u.d AND s.device_seq = u.seq)
+                 WHERE NOT EXISTS (SELECT 1 FROM fix_sequences s WHERE s.device_id = u.d AND s.device_seq = u.seq)
                  ON CONFLICT (device_id, fixed_at) DO NOTHING
                  RETURNING device_id, fixed_at, device_seq),
                   sequenced AS (
