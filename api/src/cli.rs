@@ -103,6 +103,17 @@ pub struct PersonAddArgs {
 pub enum DeviceCommand {
     /// Enrol a phone: prints the enrolment id and a token shown once, and how to set up the app.
     Enrol(EnrolArgs),
+    /// Retire a phone (lost, replaced): its token stops working; its fixes are kept.
+    Retire(RetireArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    /// The device's enrolment id (Traccar Client's device identifier).
+    #[arg(long)]
+    pub enrolment_id: String,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,13 @@ pub enum ApiError {
     /// 403: an identifier that is unknown, retired or not allowed (never says which).
     #[error("unknown device")]
     UnknownDevice,
+    /// 403 for a signed-in staff member: the record is outside their organisation or their role
+    /// may not change it.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// 404: no such record (for staff who could see it if it existed).
+    #[error("not found: {0}")]
+    NotFound(String),
     /// 503: the database is unavailable; nothing was stored, retry later.
     #[error("temporarily unavailable")]
     Unavailable,
@@ -70,6 +77,8 @@ impl IntoResponse for ApiError {
             ApiError::UnknownDevice => {
                 (StatusCode::FORBIDDEN, Json(json!({"error": "unknown device"}))).into_response()
             }
+            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, Json(json!({"error": why}))).into_response(),
+            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, Json(json!({"error": what}))).into_response(),
             ApiError::Unavailable => {
                 let mut r =
                     (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "temporarily unavailable, retry later"})))

@@ -5,12 +5,15 @@
 //! - [`config`]: `cctrack.toml` + `CCTRACK_*` environment variables;
 //! - [`server`]: the axum application (one state struct, one router per feature);
 //! - [`ingest`]: the ingest listeners (native, OsmAnd, OwnTracks); [`error`]: HTTP outcomes;
+//! - [`staff_api`]: `/api/v1` for staff (basic auth, organisation scope); [`basic_auth`];
 //! - [`telemetry`]: logging set-up.
 
+pub mod basic_auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod server;
+pub mod staff_api;
 pub mod telemetry;

@@ -20,6 +20,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub ingestor: Arc<Ingestor>,
     pub devices: Arc<DeviceDirectory>,
+    /// Where the Traccar Client listener is, for enrolment replies.
+    pub osmand_addr: Option<std::net::SocketAddr>,
 }
 
 impl AppState {
@@ -27,6 +29,7 @@ impl AppState {
         AppState {
             ingestor: Arc::new(Ingestor::start(pool.clone(), ingest)),
             devices: Arc::new(DeviceDirectory::new(pool.clone())),
+            osmand_addr: None,
             pool,
         }
     }
@@ -34,7 +37,11 @@ impl AppState {
 
 /// The main port: health and ingest (native, OwnTracks); the staff API and console join here.
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/healthz", get(healthz)).merge(crate::ingest::router()).with_state(state)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(crate::ingest::router())
+        .merge(crate::staff_api::router())
+        .with_state(state)
 }
 
 /// 200 once the server is ready and its database answers; 503 otherwise.

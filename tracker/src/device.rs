@@ -106,6 +106,42 @@ pub async fn enrol(
     Ok(Enrolment { device_id, person_id: person, protocol, enrolment_id, token })
 }
 
+/// A retired device.
+#[derive(Debug, Clone, Serialize)]
+pub struct Retired {
+    pub device_id: i64,
+    pub person_id: i64,
+    pub enrolment_id: String,
+    pub retired_at: DateTime<Utc>,
+}
+
+/// The person a device (active or not) belongs to, by enrolment id.
+pub async fn person_of(pool: &PgPool, enrolment_id: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT person_id FROM devices WHERE enrolment_id = $1")
+        .bind(enrolment_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Retires a device: its token stops working (at once on this node, see
+/// [`DeviceDirectory::forget`], within [`CACHE_TTL`] on others); its fixes stay. `None` if there
+/// is no such active device.
+pub async fn retire(pool: &PgPool, enrolment_id: &str) -> Result<Option<Retired>, sqlx::Error> {
+    let row: Option<(i64, i64, DateTime<Utc>)> = sqlx::query_as(
+        "UPDATE devices SET retired_at = now() WHERE enrolment_id = $1 AND retired_at IS NULL
+         RETURNING id, person_id, retired_at",
+    )
+    .bind(enrolment_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(device_id, person_id, retired_at)| Retired {
+        device_id,
+        person_id,
+        enrolment_id: enrolment_id.to_string(),
+        retired_at,
+    }))
+}
+
 struct Cached {
     info: DeviceInfo,
     token_digest: Option<u64>,
@@ -140,6 +176,11 @@ impl DeviceDirectory {
     }
 
     /// The active device with this enrolment id (Traccar Client identifies itself by it alone).
+    /// Drops a device from the cache (after it is retired).
+    pub fn forget(&self, enrolment_id: &str) {
+        self.cache.lock().expect("device cache poisoned").remove(enrolment_id);
+    }
+
     pub async fn by_enrolment(&self, enrolment_id: &str) -> Result<Option<DeviceInfo>, sqlx::Error> {
         if let Some(c) = self.cache.lock().expect("device cache poisoned").get(enrolment_id) {
             if c.loaded.elapsed() < CACHE_TTL {

@@ -60,3 +60,67 @@ pub async fn upsert<'e>(db: impl PgExecutor<'e>, s: &NewStaff<'_>) -> Result<i64
     .fetch_one(db)
     .await
 }
+
+/// A signed-in staff member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    pub id: i64,
+    pub username: String,
+    pub organisation_id: i64,
+    pub role: Role,
+}
+
+impl Role {
+    fn parse(s: &str) -> Option<Role> {
+        [Role::OfficeStaff, Role::CountyAdmin, Role::CityAdmin, Role::Auditor].into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether the role may change records (enrol and retire phones, draw fences); auditors read.
+    pub fn may_change_records(self) -> bool {
+        self != Role::Auditor
+    }
+}
+
+/// The active account `username` if `password` is its password. The hash is checked off the
+/// executor; an unknown username costs the same as a wrong password (no timing hint).
+pub async fn authenticate(
+    pool: &sqlx::PgPool,
+    username: &str,
+    password: &str,
+) -> Result<Option<Principal>, sqlx::Error> {
+    let row: Option<(i64, i64, String, String)> =
+        sqlx::query_as("SELECT id, organisation_id, role, password_hash FROM staff WHERE username = $1 AND active")
+            .bind(username)
+            .fetch_optional(pool)
+            .await?;
+    // A well-formed hash of nothing in particular, so that unknown accounts take as long.
+    const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0Qm2t3V1e2W0cXJmYnF2eGx0a0xJbm1jTnB0cHhYR0E";
+    let hash = row.as_ref().map_or(DECOY.to_string(), |r| r.3.clone());
+    let password = password.to_string();
+    let ok = tokio::task::spawn_blocking(move || crate::secret::verify(&password, &hash))
+        .await
+        .expect("password verification panicked");
+    Ok(row.filter(|_| ok).and_then(|(id, organisation_id, role, _)| {
+        Some(Principal { id, username: username.to_string(), organisation_id, role: Role::parse(&role)? })
+    }))
+}
+
+/// Whether `person`'s office lies in `staff`'s organisation subtree; `None` if there is no such
+/// person.
+pub async fn supervises_person(
+    pool: &sqlx::PgPool,
+    staff: &Principal,
+    person: i64,
+) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH RECURSIVE above(id, parent_id) AS (
+             SELECT o.id, o.parent_id FROM organisations o JOIN persons p ON p.office_id = o.id WHERE p.id = $1
+             UNION ALL SELECT o.id, o.parent_id FROM organisations o JOIN above a ON o.id = a.parent_id)
+         SELECT bool_or(id = $2) FROM above HAVING count(*) > 0",
+    )
+    .bind(person)
+    .bind(staff.organisation_id)
+    .fetch_optional(pool)
+    .await
+    .map(Option::flatten)
+}

@@ -46,6 +46,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Device(crate::cli::DeviceCommand::Enrol(args)) => {
             one_shot(&global, |pool| records::enrol(pool, args)).await
         }
+        Command::Device(crate::cli::DeviceCommand::Retire(args)) => {
+            one_shot(&global, |pool| records::retire(pool, args)).await
+        }
         Command::Fence(crate::cli::FenceCommand::Add(args)) => {
             one_shot(&global, |pool| records::add_fence(pool, args)).await
         }

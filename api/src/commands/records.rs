@@ -10,7 +10,9 @@ use tracker::device::Protocol;
 use tracker::person::{CorrectionType, Level, NewPerson};
 
 use super::emit;
-use crate::cli::{AlarmsArgs, EnrolArgs, FenceAddArgs, LeaveGrantArgs, LeaveListArgs, PersonAddArgs, TrackArgs};
+use crate::cli::{
+    AlarmsArgs, EnrolArgs, FenceAddArgs, LeaveGrantArgs, LeaveListArgs, PersonAddArgs, RetireArgs, TrackArgs,
+};
 
 fn json_line(v: &impl serde::Serialize) -> anyhow::Result<()> {
     emit(&(serde_json::to_string_pretty(v)? + "\n"))
@@ -104,6 +106,22 @@ pub async fn enrol(pool: sqlx::PgPool, a: EnrolArgs) -> anyhow::Result<()> {
         "device {} enrolled for person {}\n  enrolment id: {}\n  token (shown once): {}\n  {how}\n",
         e.device_id, e.person_id, e.enrolment_id, e.token
     ))
+}
+
+pub async fn retire(pool: sqlx::PgPool, a: RetireArgs) -> anyhow::Result<()> {
+    let retired = tracker::device::retire(&pool, &a.enrolment_id)
+        .await?
+        .ok_or_else(|| anyhow!("--enrolment-id: no active device {:?}", a.enrolment_id))?;
+    if a.json {
+        json_line(&retired)
+    } else {
+        emit(&format!(
+            "device {} of person {} retired (a running server stops accepting it within {} minutes)\n",
+            retired.enrolment_id,
+            retired.person_id,
+            tracker::device::CACHE_TTL.as_secs() / 60
+        ))
+    }
 }
 
 pub async fn add_fence(pool: sqlx::PgPool, a: FenceAddArgs) -> anyhow::Result<()> {

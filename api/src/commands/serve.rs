@@ -53,7 +53,7 @@ async fn serve_until_signal(
     // Scripts and tests wait for these lines; the main one comes last.
     println!("cctrack osmand listening on http://{osmand_addr} (Traccar Client server URL)");
     println!("cctrack listening on http://{addr} (health: http://{addr}/healthz)");
-    let state = AppState::new(pool.clone(), Default::default());
+    let state = AppState { osmand_addr: Some(osmand_addr), ..AppState::new(pool.clone(), Default::default()) };
     let fence_watch = tokio::spawn(state.ingestor.watch_fences());
     // One signal stops the server and the demo's fleet alike.
     let (stop, stopped) = tokio::sync::watch::channel(false);
