@@ -168,7 +168,18 @@ pub struct ScenarioPerson {
 /// when one is given (keeping its real motion).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BaseTrace {
-    pub points: Vec<(Duration, LatLon, Option<f64>, Option<f64>, Option<f64>)>,
+    pub points: Vec<BasePoint>,
+}
+
+/// One timed point of a [`BaseTrace`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BasePoint {
+    /// Since the trace's first point.
+    pub offset: Duration,
+    pub pos: LatLon,
+    pub accuracy_m: Option<f64>,
+    pub speed_mps: Option<f64>,
+    pub course_deg: Option<f64>,
 }
 
 impl BaseTrace {
@@ -186,7 +197,13 @@ impl BaseTrace {
             .map(|p| {
                 let at = LatLon::new(p.lat, p.lon);
                 let pos = anchor.as_ref().map_or(at, |a| a.apply(at));
-                (p.time.expect("timed") - t0, pos, p.accuracy_m, p.speed_mps, p.course_deg)
+                BasePoint {
+                    offset: p.time.expect("timed") - t0,
+                    pos,
+                    accuracy_m: p.accuracy_m,
+                    speed_mps: p.speed_mps,
+                    course_deg: p.course_deg,
+                }
             })
             .collect();
         Ok(BaseTrace { points })
@@ -195,7 +212,7 @@ impl BaseTrace {
     /// The fixes of the trace started at `from`, up to `to`: whole seconds, one per second at most.
     pub fn fixes(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<super::movement::Fix> {
         let mut out: Vec<super::movement::Fix> = Vec::new();
-        for &(offset, pos, accuracy, speed, course) in &self.points {
+        for &BasePoint { offset, pos, accuracy_m: accuracy, speed_mps: speed, course_deg: course } in &self.points {
             let time = chrono::SubsecRound::trunc_subsecs(from + offset, 0);
             if time > to {
                 break;
