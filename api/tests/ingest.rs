@@ -467,3 +467,77 @@ async fn garbage_gets_a_4xx_naming_the_problem_never_a_5xx() {
     }
     assert!(track(&w).is_empty(), "nothing stored from garbage");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_zone_applies_to_its_subtree_and_leaving_it_is_recorded() {
+    let w = world().await;
+    let county: i64 = sqlx::query_scalar(
+        "SELECT o.parent_id FROM organisations o JOIN persons p ON p.office_id = o.id WHERE p.id = $1",
+    )
+    .bind(w.person)
+    .fetch_one(&w.db.pool)
+    .await
+    .unwrap();
+    // A 禁止令 zone for the whole county (a school, 200 m), stored once.
+    let school_lat = HOME.1 + 0.01;
+    let zone: i64 = sqlx::query_scalar(
+        "INSERT INTO fences (organisation_id, name, kind, shape, geom, radius_m, applies_to_all)
+         VALUES ($1, '学校', 'exclusion', 'circle', ST_SetSRID(ST_MakePoint($2, $3), 4326), 200, true) RETURNING id",
+    )
+    .bind(county)
+    .bind(HOME.0)
+    .bind(school_lat)
+    .fetch_one(&w.db.pool)
+    .await
+    .unwrap();
+    // A person of another county, added after the zone: it does not apply to them.
+    let other_office: i64 = sqlx::query_scalar(
+        "WITH k AS (INSERT INTO organisations (kind, parent_id, name, adcode)
+                    SELECT 'county', parent_id, '西市区', '210803' FROM organisations WHERE id = $1 RETURNING id)
+         INSERT INTO organisations (kind, parent_id, name) SELECT 'office', id, '渔市司法所' FROM k RETURNING id",
+    )
+    .bind(county)
+    .fetch_one(&w.db.pool)
+    .await
+    .unwrap();
+    let other = common::add_person(&w.db, other_office, "李四");
+    let (enrolment, token) = enrol(&w, "native").await;
+    let (other_enrolment, other_token) = common::enrol_phone(&w.db, other, "native").await;
+    let server = Server::start(&w.db.url);
+    let t0 = Utc::now() - Duration::hours(1);
+    let send = |auth: &str, minutes: i64, lat: f64, acc: f64| {
+        native(&server, auth, &json!({"fixes": [{"time": iso(t0 + Duration::minutes(minutes)), "lat": lat, "lon": HOME.0, "accuracy_m": acc}]})).1
+    };
+    let me = format!("Bearer {enrolment}.{token}");
+    let them = format!("Bearer {other_enrolment}.{other_token}");
+
+    send(&me, 0, HOME.1, 10.0);
+    assert!(alarms(&w).is_empty());
+    send(&me, 10, school_lat, 10.0);
+    let got = alarms(&w);
+    assert_eq!(
+        (got.len(), got[0]["kind"].as_str(), got[0]["fence"].as_i64()),
+        (1, Some("exclusion_entry"), Some(zone))
+    );
+    // Leaving the zone: no verdict is reported that far from it, and the return is recorded.
+    send(&me, 20, HOME.1, 10.0);
+    assert!(alarms(&w)[0]["returned_inside_at"].is_string(), "{:#?}", alarms(&w));
+    // A doubtful fix at the zone's edge asks for a confirmation; the next fix, far away, answers it.
+    let edge = school_lat - 210.0 / 111_000.0;
+    let r = send(&me, 30, edge, 100.0);
+    assert_eq!(r["location_request"]["reason"], "confirm", "{r}");
+    let r = send(&me, 31, HOME.1, 10.0);
+    assert!(r["location_request"].is_null(), "the confirmation was answered: {r}");
+    let states: Vec<String> = sqlx::query_scalar("SELECT state FROM location_requests WHERE person_id = $1")
+        .bind(w.person)
+        .fetch_all(&w.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(states, ["answered"]);
+
+    // The other county's person walks through the school: not their zone.
+    send(&them, 10, school_lat, 10.0);
+    let theirs = run_json(cctrack(&w.db.url).args(["alarms", "--person", &other.to_string(), "--json"]));
+    assert_eq!(theirs.as_array().unwrap().len(), 0, "{theirs:#}");
+    server.stop();
+}

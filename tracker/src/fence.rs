@@ -266,8 +266,15 @@ pub async fn load_all(pool: &PgPool) -> Result<FenceSnapshot, FenceStoreError> {
     let version = version(&mut *tx).await?;
     let rows = sqlx::query(
         "SELECT f.id, f.person_id, f.kind, f.shape, ST_AsGeoJSON(f.geom) AS geom, f.radius_m, f.half_width_m,
-                f.schedule, f.valid_from, f.valid_to, f.applies_to_all, f.leave_id,
-                ARRAY(SELECT fp.person_id FROM fence_persons fp WHERE fp.fence_id = f.id) AS persons
+                f.schedule, f.valid_from, f.valid_to, f.leave_id,
+                CASE WHEN f.person_id IS NOT NULL THEN ARRAY[]::int8[]
+                     WHEN f.applies_to_all THEN ARRAY(
+                         WITH RECURSIVE below(id) AS (
+                             SELECT f.organisation_id
+                             UNION ALL SELECT o.id FROM organisations o JOIN below b ON o.parent_id = b.id)
+                         SELECT p.id FROM persons p WHERE p.office_id IN (SELECT id FROM below) ORDER BY p.id)
+                     ELSE ARRAY(SELECT fp.person_id FROM fence_persons fp WHERE fp.fence_id = f.id ORDER BY 1)
+                END AS persons
          FROM fences f WHERE f.retired_at IS NULL ORDER BY f.id",
     )
     .fetch_all(&mut *tx)
@@ -307,7 +314,7 @@ pub async fn load_all(pool: &PgPool) -> Result<FenceSnapshot, FenceStoreError> {
         }
         let result = match r.try_get::<Option<i64>, _>("person_id")? {
             Some(person) => set.put_personal(person, fence),
-            None if r.try_get::<bool, _>("applies_to_all")? => set.put_shared(fence, AppliesTo::All),
+            // applies_to_all is resolved above to the persons of the organisation's subtree.
             None => set.put_shared(fence, AppliesTo::Persons(r.try_get("persons")?)),
         };
         result.map_err(|e| stored(e.to_string()))?;

@@ -437,6 +437,21 @@ impl Core {
                     None => {}
                 }
             }
+            if it.driving {
+                for fence in alarm_state.exclusion_subjects(d.person_id) {
+                    let judged = it.verdicts.iter().any(|v| v.fence_id == fence)
+                        || observations
+                            .iter()
+                            .any(|o| o.alarm == rules::FixAlarm::ExclusionEntry && o.fence == Some(fence));
+                    if !judged {
+                        observations.push(rules::Observation {
+                            alarm: rules::FixAlarm::ExclusionEntry,
+                            fence: Some(fence),
+                            outcome: rules::Outcome::Clear,
+                        });
+                    }
+                }
+            }
             for o in observations {
                 if it.driving {
                     rules::apply(&mut tx, &mut alarm_state, &subject, it.fix.time, &o).await?;

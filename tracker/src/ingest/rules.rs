@@ -197,6 +197,22 @@ impl AlarmState {
         Ok(state)
     }
 
+    /// The exclusion fences with an open alarm or a pending confirmation for `person`: a fix
+    /// without a verdict for one of them is clear of it. (Shared zones only report verdicts for
+    /// fixes near them, so leaving one is seen as the absence of its verdict.)
+    pub fn exclusion_subjects(&self, person: i64) -> Vec<i64> {
+        let open = self.open.get(&(person, FixAlarm::ExclusionEntry)).into_iter().flatten().filter_map(|a| a.fence);
+        let pending = self
+            .pending
+            .iter()
+            .filter(|(p, k, f)| *p == person && *k == FixAlarm::ExclusionEntry && *f != 0)
+            .map(|(_, _, f)| *f);
+        let mut fences: Vec<i64> = open.chain(pending).collect();
+        fences.sort_unstable();
+        fences.dedup();
+        fences
+    }
+
     fn open_alarm(&mut self, person: i64, o: &Observation) -> Option<&mut OpenAlarm> {
         let alarms = self.open.get_mut(&(person, o.alarm))?;
         // Fence exits are one subject per person, whichever inclusion fence was nearest.
