@@ -12,7 +12,7 @@
 //! Last line: `fixes_per_s=<N> with_distance_per_s=<N>` (the batch figures, wall clock).
 //! Env: `PEERS_QUICK=1` one pass per mode; `PEERS_PROFILE=1f|1d|…` one mode five times (for
 //! profilers: mode 0 per-fix calls, 1 batch, 2 batch with cached keys, 3 stream; f = verdicts
-//! only, d = with distances).
+//! only, d = with distances), `PEERS_PROFILE_PASSES=<n>` times instead of five.
 
 use std::time::Instant;
 
@@ -211,7 +211,8 @@ fn main() {
     if let Ok(v) = std::env::var("PEERS_PROFILE") {
         // Profiling aid: PEERS_PROFILE=<mode 0|1|2><f|d>, e.g. 1f = batch, verdicts only.
         let (mode, fast) = (v.as_bytes()[0] - b'0', v.as_bytes().get(1) == Some(&b'f'));
-        for _ in 0..5 {
+        let passes = std::env::var("PEERS_PROFILE_PASSES").ok().and_then(|n| n.parse().ok()).unwrap_or(5);
+        for _ in 0..passes {
             let (t, tally) = run(fast, mode);
             println!(
                 "{v}: {} fixes/s wall, {} per CPU-second",

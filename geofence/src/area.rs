@@ -15,7 +15,7 @@ use geo::{Coord, LineString, MultiPolygon, Polygon};
 use crate::error::GeometryError;
 use crate::grid::{EdgeGrid, GridError};
 use crate::metric::{LocalFrame, MetresPerDegree};
-use crate::planar::{orient, seg_dist2, Rect, Xy};
+use crate::planar::{orient, seg_dist2, span, Rect, Xy};
 
 /// Ring bookkeeping: vertices `start..end` of the coordinate array (closed: last = first).
 #[derive(Debug, Clone, Copy)]
@@ -315,6 +315,11 @@ impl PreparedArea {
     #[inline]
     pub(crate) fn prefetch(&self, lon: f64, lat: f64, exact: bool) {
         self.grid.prefetch_cell(self.frame.to_local(lon, lat), exact);
+    }
+
+    /// The coordinates and the grid as (start, bytes) spans, for streaming prefetches.
+    pub(crate) fn heap_spans(&self) -> [(*const u8, usize); 2] {
+        [span(&self.xy), self.grid.span()]
     }
 
     /// The local frame of this area.

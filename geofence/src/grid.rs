@@ -16,7 +16,7 @@
 //! (≈ 2–3 per edge), `4 B` per row and per non-empty cell: about `25 B` per edge on top of the
 //! `16 B` per vertex of the coordinates (see [`EdgeGrid::heap_bytes`]), in one allocation.
 
-use crate::planar::{orient, prefetch, seg_dist2, Rect, Xy};
+use crate::planar::{orient, prefetch, seg_dist2, span, Rect, Xy};
 
 /// Target number of grid cells per edge. One keeps boundary cells at a few edges and leaves
 /// most of a typical fence's area in empty cells with a useful clearance; on the peers
@@ -403,6 +403,11 @@ impl EdgeGrid {
                 }
             }
         }
+    }
+
+    /// The grid's buffer as (start, bytes).
+    pub(crate) fn span(&self) -> (*const u8, usize) {
+        span(&self.data)
     }
 
     /// Clearance of cell `(i, j)` in frame metres (0 when it holds edges).

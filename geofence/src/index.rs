@@ -5,21 +5,25 @@
 //! pays for all of them on every fix. Personal fences are therefore looked up by person (a
 //! dense `Vec` behind an id map), and only shared fences (district boundaries, exclusion zones
 //! that apply to many persons) live in an `rstar` R-tree, bulk-loaded at start and updated
-//! incrementally. Shared fences are stored once and know whom they apply to. A coarse
-//! occupancy bitmap in front of the tree lets fixes far from every exclusion zone skip the walk.
+//! incrementally. Shared fences are stored once and know whom they apply to. The evaluators
+//! find exclusion zones near a fix through a flat grid kept alongside the tree
+//! (the `zone_grid` module: one cell and a few contiguous boxes instead of a walk through three
+//! levels of tree nodes), behind a coarse occupancy bitmap that lets fixes far from every zone
+//! skip even that.
 //!
 //! Three ways to evaluate, same verdicts: [`FenceSet::evaluate`] / [`FenceSet::evaluate_into`]
-//! for one fix; [`FenceSet::evaluate_stream`] for many in input order, prefetching the fences of
-//! the next fixes so that their cache misses overlap; [`FenceSet::evaluate_batch`], the same after
-//! grouping the fixes by person (each person's fixes keep their order), fastest when a batch
-//! mixes many persons. Person id → dense index is a hash lookup; callers may cache the
-//! [`PersonKey`] (measured on the peers workload: dense keys and id lookups within ~10 % once
-//! grouped; the id map costs ~9 ns in cache).
+//! for one fix; [`FenceSet::evaluate_stream`] for many in input order; [`FenceSet::evaluate_batch`],
+//! the same after grouping the fixes by person (each person's fixes keep their order), fastest
+//! when a batch mixes many persons. Both batch forms evaluate the zones zone by zone and then the
+//! own fences with prefetching (see the `batch` module). Person id → dense index is a hash
+//! lookup; callers may cache the [`PersonKey`] (measured on the peers workload: dense keys and id
+//! lookups within ~10 % once grouped; the id map costs ~9 ns in cache).
 //!
 //! # Memory
 //! Per person: 56 B (`PersonFences`) + ~13 B in the id map. Per fence: `size_of::<Fence>()`
 //! (see [`FenceSet::memory_bytes`]) plus its shape's heap (`PreparedArea::heap_bytes`). Per
-//! shared fence additionally ~48 B of R-tree entry and slot maps.
+//! shared fence additionally ~48 B of R-tree entry and slot maps, and per exclusion zone ~100 B
+//! of zone grid.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -30,8 +34,10 @@ use rstar::{RStarInsertionStrategy, RTree, RTreeParams, AABB};
 
 use crate::error::FenceError;
 use crate::fence::{Fence, FenceId, FenceKind, FixPoint, PersonId, Probe};
-use crate::planar::prefetch_all;
 use crate::verdict::{Position, Verdict};
+use crate::zone_grid::ZoneGrid;
+
+mod batch;
 
 /// Whom a shared fence applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,8 +244,10 @@ pub struct FenceSet {
     shared_slot: IdMap<u32>,
     free_slots: Vec<u32>,
     tree: RTree<Entry, ZoneParams>,
-    /// Occupancy filter over exclusion zones; `None` = always ask the tree.
+    /// Occupancy filter over exclusion zones; `None` = always ask the zone grid.
     zone_mask: Option<ZoneMask>,
+    /// The exclusion zones again, in the flat grid the evaluators query (see [`ZoneGrid`]).
+    zone_grid: ZoneGrid,
     incl_all: Vec<u32>,
 }
 
@@ -252,41 +260,6 @@ pub struct BatchFix {
     pub person: PersonId,
     /// The fix.
     pub fix: FixPoint,
-}
-
-/// Indices of `fixes` ordered by person id, stable (each person's fixes keep their order):
-/// an LSD radix sort on the id's bits (16 bits a pass, passes whose digit is constant skipped),
-/// ~10× cheaper than a comparison sort on a million fixes.
-fn group_by_person(fixes: &[BatchFix]) -> Vec<u32> {
-    // Keys travel with their indices so every pass reads sequentially. The sign bit is flipped
-    // so that the unsigned order is the signed order.
-    let mut items: Vec<(u64, u32)> =
-        fixes.iter().enumerate().map(|(i, f)| ((f.person as u64) ^ (1 << 63), i as u32)).collect();
-    let mut tmp = vec![(0u64, 0u32); items.len()];
-    let mut count = vec![0usize; 1 << 16];
-    for pass in 0..4 {
-        let shift = pass * 16;
-        count.iter_mut().for_each(|c| *c = 0);
-        for &(k, _) in &items {
-            count[((k >> shift) & 0xffff) as usize] += 1;
-        }
-        if count.contains(&items.len()) {
-            continue; // every key has the same digit here
-        }
-        let mut sum = 0;
-        for c in count.iter_mut() {
-            let n = *c;
-            *c = sum;
-            sum += n;
-        }
-        for &(k, i) in &items {
-            let d = ((k >> shift) & 0xffff) as usize;
-            tmp[count[d]] = (k, i);
-            count[d] += 1;
-        }
-        std::mem::swap(&mut items, &mut tmp);
-    }
-    items.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Whom a fence may concern (see [`FenceSet::persons_possibly_inside`]).
@@ -330,9 +303,10 @@ impl FenceSet {
         Ok(set)
     }
 
-    /// Rebuilds the occupancy filter in front of the R-tree from the current exclusion zones
-    /// (done by [`with_shared`](Self::with_shared); call after many removals or after adding
-    /// zones outside the area covered at load time, which switches the filter off).
+    /// Rebuilds the occupancy filter and the zone grid from the current exclusion zones (done by
+    /// [`with_shared`](Self::with_shared); call after many removals or after adding zones
+    /// outside the area covered at load time, which switches the filter off; the grid also
+    /// rebuilds itself when its side tables grow).
     pub fn rebuild_zone_mask(&mut self) {
         let boxes: Vec<[f64; 4]> = self
             .shared
@@ -342,6 +316,19 @@ impl FenceSet {
             .map(|s| s.fence.shape.bbox_lonlat())
             .collect();
         self.zone_mask = ZoneMask::new(&boxes);
+        self.rebuild_zone_grid();
+    }
+
+    fn rebuild_zone_grid(&mut self) {
+        let zones: Vec<(u32, [f64; 4])> = self
+            .shared
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, s)| Some((slot as u32, s.as_ref()?)))
+            .filter(|(_, s)| s.fence.kind == FenceKind::Exclusion)
+            .map(|(slot, s)| (slot, s.fence.shape.bbox_lonlat()))
+            .collect();
+        self.zone_grid = ZoneGrid::build(&zones);
     }
 
     fn person_slot(&mut self, person: PersonId) -> u32 {
@@ -456,10 +443,14 @@ impl FenceSet {
                 Some(m) if m.covers(&b) => m.mark(&b),
                 _ => self.zone_mask = None,
             }
+            self.zone_grid.insert(slot, &b);
         }
         self.shared_slot.insert(fence.id, slot);
         self.shared[slot as usize] = Some(SharedFence { fence, applies: applies.normalised(), entry });
         self.link_inclusion(slot);
+        if self.zone_grid.wants_rebuild() {
+            self.rebuild_zone_grid();
+        }
         Ok(())
     }
 
@@ -469,6 +460,9 @@ impl FenceSet {
         self.unlink_inclusion(slot);
         let sf = self.shared[slot as usize].take()?;
         self.tree.remove(&sf.entry);
+        if sf.fence.kind == FenceKind::Exclusion {
+            self.zone_grid.remove(slot, &sf.fence.shape.bbox_lonlat());
+        }
         self.free_slots.push(slot);
         Some(sf.fence)
     }
@@ -545,7 +539,7 @@ impl FenceSet {
         let maps = (self.person_index.capacity() + self.personal_owner.capacity() + self.shared_slot.capacity()) * 13;
         // R-tree: leaves of up to 6 entries (40 B each) plus parents.
         let tree = self.tree.size() * 48;
-        persons + shared + maps + tree
+        persons + shared + maps + tree + self.zone_grid.heap_bytes()
     }
 
     /// Verdicts for every fence that applies to `person` and is in force at `fix.at`, with
@@ -613,145 +607,52 @@ impl FenceSet {
         }
     }
 
-    /// Calls `f` with the slot of every shared fence whose bounding box comes within the fix's
-    /// accuracy radius (R-tree).
+    /// Calls `f` with the slot of every exclusion zone whose bounding box comes within the fix's
+    /// accuracy radius (zone grid; the R-tree holds the same boxes but costs more to walk).
     #[inline]
-    fn zone_candidates<B>(&self, probe: &Probe, mut f: impl FnMut(u32) -> ControlFlow<B>) {
+    fn zone_candidates<B>(&self, probe: &Probe, f: impl FnMut(u32) -> ControlFlow<B>) {
+        if let Some(r) = self.zone_query(probe) {
+            let _ = self.zone_grid.for_each_meeting(&r, f);
+        }
+    }
+
+    /// The box `[lon0, lat0, lon1, lat1]` within which a zone's box must come for the zone to
+    /// be a candidate (the fix's accuracy radius, slightly widened), or `None` when no zone can
+    /// be near (unusable fix, no zone, or the occupancy filter rules it out).
+    #[inline]
+    fn zone_query(&self, probe: &Probe) -> Option<[f64; 4]> {
         if self.tree.size() == 0 || !probe.valid {
-            return;
+            return None;
         }
         let r = if probe.a.is_finite() { probe.a } else { 0.0 };
         let dlon = r / probe.k.kx * 1.001 + 1e-9;
         let dlat = r / probe.k.ky * 1.001 + 1e-9;
         let r = [probe.lon - dlon, probe.lat - dlat, probe.lon + dlon, probe.lat + dlat];
-        if let Some(m) = &self.zone_mask {
-            if !m.may_hit(&r) {
-                return;
-            }
+        match &self.zone_mask {
+            Some(m) if !m.may_hit(&r) => None,
+            _ => Some(r),
         }
-        let env = AABB::from_corners([r[0], r[1]], [r[2], r[3]]);
-        let _ = self.tree.locate_in_envelope_intersecting_int(&env, |e| f(e.data));
     }
 
     /// Shared exclusion fence `slot`, if it applies, is in force and is not definitely outside.
     #[inline]
     fn eval_zone(&self, slot: u32, person: PersonId, probe: &Probe, fast: bool, out: &mut Vec<Verdict>) {
-        let Some(s) = &self.shared[slot as usize] else { return };
+        if let Some(v) = self.shared[slot as usize].as_ref().and_then(|s| self.zone_verdict(s, person, probe, fast)) {
+            out.push(v);
+        }
+    }
+
+    /// The verdict of a shared fence taken as an exclusion zone: `None` unless it is one, applies
+    /// to `person`, is in force and is not definitely outside.
+    #[inline]
+    fn zone_verdict(&self, s: &SharedFence, person: PersonId, probe: &Probe, fast: bool) -> Option<Verdict> {
         if s.fence.kind != FenceKind::Exclusion || !s.applies.includes(person) || !s.fence.is_active_probe(probe) {
-            return;
+            return None;
         }
         // Most candidates are definitely outside (only their box was near): decide that without
         // the exact distance, which is computed only for zones that will be reported.
         let v = s.fence.verdict_fast_probe(probe);
-        if v.position != Position::Outside {
-            out.push(if fast { v } else { s.fence.verdict_probe(probe) });
-        }
-    }
-
-    /// Evaluates many fixes, as [`evaluate_into`](Self::evaluate_into) does one, calling
-    /// `sink(index, verdicts)` once per fix, **grouped by person**: fixes are visited in order of
-    /// person id, each person's fixes in their input order (so per-person time order is kept).
-    /// Grouping lets consecutive fixes of one person share the cache lines of that person's
-    /// fences (the sort is included in the cost); the pipeline of
-    /// [`evaluate_stream`](Self::evaluate_stream) prefetches the next persons' data.
-    pub fn evaluate_batch(&self, fixes: &[BatchFix], fast: bool, sink: impl FnMut(usize, &[Verdict])) {
-        let order = group_by_person(fixes);
-        self.pipeline(fixes, &order, fast, sink);
-    }
-
-    /// Evaluates many fixes in input order, calling `sink(index, verdicts)` for each. Same
-    /// verdicts as [`evaluate_into`](Self::evaluate_into), higher throughput: the fences a fix
-    /// will read are prefetched several fixes ahead (person record 16 ahead, fence headers and
-    /// R-tree candidates 8 ahead, grid cells 4 ahead), so the cache misses of consecutive fixes
-    /// overlap instead of queueing.
-    pub fn evaluate_stream(&self, fixes: &[BatchFix], fast: bool, sink: impl FnMut(usize, &[Verdict])) {
-        let order: Vec<u32> = (0..fixes.len() as u32).collect();
-        self.pipeline(fixes, &order, fast, sink);
-    }
-
-    fn pipeline(&self, all: &[BatchFix], order: &[u32], fast: bool, mut sink: impl FnMut(usize, &[Verdict])) {
-        let fixes = |i: usize| &all[order[i] as usize];
-        const D1: usize = 16;
-        const D2: usize = 8;
-        const D3: usize = 4;
-        const RING: usize = 16; // > D2, power of two
-        const ZMAX: usize = 6;
-        let n = order.len();
-        let mut keys = [None; 32]; // > D1
-        let mut probes = [None::<Probe>; RING];
-        let mut zones = [([0u32; ZMAX], 0usize); RING];
-        let mut out = Vec::with_capacity(16);
-        for i in 0..n + D1 {
-            // Stage 1: resolve the person and start loading their record.
-            if i < n {
-                let fx = fixes(i);
-                let key = fx.key.or_else(|| self.person_key(fx.person));
-                if let Some(PersonKey(k)) = key {
-                    prefetch_all(&self.persons[k as usize]);
-                }
-                keys[i % 32] = key;
-            }
-            // Stage 2: fence headers; R-tree query, candidates' headers.
-            if let Some(j) = (i + D2).checked_sub(D1).filter(|&j| j < n) {
-                let probe = Probe::new(&fixes(j).fix);
-                if let Some(PersonKey(k)) = keys[j % 32] {
-                    let pf = &self.persons[k as usize];
-                    for f in &pf.own {
-                        prefetch_all(f);
-                    }
-                }
-                let (mut zs, mut nz) = ([0u32; ZMAX], 0usize);
-                self.zone_candidates(&probe, |slot| {
-                    if nz == ZMAX {
-                        nz += 1; // overflow: stage 4 queries again
-                        return ControlFlow::Break(());
-                    }
-                    zs[nz] = slot;
-                    nz += 1;
-                    if let Some(s) = &self.shared[slot as usize] {
-                        prefetch_all(&s.fence);
-                    }
-                    ControlFlow::Continue(())
-                });
-                zones[j % RING] = (zs, nz);
-                probes[j % RING] = Some(probe);
-            }
-            // Stage 3: the grid cells each fence will read first.
-            if let Some(j) = (i + D3).checked_sub(D1).filter(|&j| j < n) {
-                if let Some(p) = &probes[j % RING] {
-                    if let Some(PersonKey(k)) = keys[j % 32] {
-                        for f in &self.persons[k as usize].own {
-                            f.shape.prefetch(p.lon, p.lat, !fast);
-                        }
-                    }
-                    let (zs, nz) = &zones[j % RING];
-                    for &slot in &zs[..(*nz).min(ZMAX)] {
-                        if let Some(s) = &self.shared[slot as usize] {
-                            s.fence.shape.prefetch(p.lon, p.lat, false);
-                        }
-                    }
-                }
-            }
-            // Stage 4: evaluate.
-            if let Some(j) = i.checked_sub(D1) {
-                let Some(probe) = probes[j % RING].take() else { continue };
-                let person = fixes(j).person;
-                out.clear();
-                self.eval_person(keys[j % 32], &probe, fast, &mut out);
-                let (zs, nz) = zones[j % RING];
-                if nz <= ZMAX {
-                    for &slot in &zs[..nz] {
-                        self.eval_zone(slot, person, &probe, fast, &mut out);
-                    }
-                } else {
-                    self.zone_candidates(&probe, |slot| {
-                        self.eval_zone(slot, person, &probe, fast, &mut out);
-                        ControlFlow::<()>::Continue(())
-                    });
-                }
-                sink(order[j] as usize, &out);
-            }
-        }
+        (v.position != Position::Outside).then(|| if fast { v } else { s.fence.verdict_probe(probe) })
     }
 
     /// Where the fix stands relative to the union of the person's active inclusion fences

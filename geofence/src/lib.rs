@@ -11,6 +11,7 @@
 //! | `grid` | the per-fence edge index (uniform grid, cell parity, clearance, nearest edge) |
 //! | [`verdict`] | [`Position`] (inside/outside/uncertain), [`Verdict`], [`Compliance`] |
 //! | [`index`] | [`FenceSet`]: personal fences by person, shared fences in an R-tree |
+//! | `zone_grid` | the flat grid over exclusion zones that the evaluators query beside the R-tree |
 //! | [`schedule`] | weekly schedules (Asia/Shanghai) and validity periods |
 //! | [`jump`] | implausible-jump check (implied speed) |
 //! | [`crs`] | WGS-84 ↔ GCJ-02 ↔ BD-09 |
@@ -50,6 +51,7 @@ mod planar;
 pub mod schedule;
 pub mod shape;
 pub mod verdict;
+mod zone_grid;
 
 /// The `geo` crate this API speaks (`MultiPolygon`, `LineString`…), re-exported so that callers
 /// name the very same types without depending on `geo` themselves.

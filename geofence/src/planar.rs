@@ -29,6 +29,11 @@ pub(crate) fn prefetch_all<T>(r: &T) {
     }
 }
 
+/// A slice as (start, bytes).
+pub(crate) fn span<T>(s: &[T]) -> (*const u8, usize) {
+    (s.as_ptr() as *const u8, std::mem::size_of_val(s))
+}
+
 /// A point in a local frame, metres `[east, north]`.
 pub(crate) type Xy = [f64; 2];
 

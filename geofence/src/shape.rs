@@ -7,7 +7,7 @@ use crate::area::{check_positions, dedup, PreparedArea};
 use crate::error::GeometryError;
 use crate::grid::{EdgeGrid, GridError};
 use crate::metric::{LocalFrame, MetresPerDegree};
-use crate::planar::{Rect, Xy};
+use crate::planar::{span, Rect, Xy};
 use crate::verdict::Position;
 
 /// A circle: every point within `radius_m` metres of `center`, evaluated exactly as a circle.
@@ -270,6 +270,15 @@ impl Shape {
     pub(crate) fn prefetch(&self, lon: f64, lat: f64, exact: bool) {
         if let Shape::Area(a) = self {
             a.prefetch(lon, lat, exact);
+        }
+    }
+
+    /// The shape's heap data as (start, bytes) spans, for streaming prefetches.
+    pub(crate) fn heap_spans(&self) -> [(*const u8, usize); 2] {
+        match self {
+            Shape::Area(a) => a.heap_spans(),
+            Shape::Circle(_) => [(std::ptr::null(), 0); 2],
+            Shape::Corridor(c) => [span(&c.xy), c.grid.span()],
         }
     }
 

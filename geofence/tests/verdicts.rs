@@ -360,3 +360,78 @@ fn implausible_jump_is_reported() {
     assert!(check_jump(&p, &q, 70.0).is_implausible()); // 8.5 km in 10 s
     assert!(!check_jump(&p, &q, 1000.0).is_implausible());
 }
+
+/// A set whose zones arrive one at a time (as the tracker loads them), with replacements and
+/// removals, answers like a brute-force pass over the zones, whatever way it is called.
+#[test]
+fn zones_added_one_by_one_answer_like_brute_force() {
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    let mut r = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut zones: Vec<(Fence, AppliesTo)> = Vec::new();
+    for id in 0..400i64 {
+        let (e, n, size) = (20_000.0 * r() - 10_000.0, 20_000.0 * r() - 10_000.0, 50.0 + 450.0 * r());
+        let shape = if id % 3 == 0 {
+            Shape::circle(at_m(e, n).0, at_m(e, n).1, size).unwrap()
+        } else {
+            area(MultiPolygon(vec![square_m(e, n, size)]))
+        };
+        let applies = if id % 7 == 0 { AppliesTo::Persons(vec![1, 5]) } else { AppliesTo::All };
+        let mut fence = Fence::new(1000 + id, FenceKind::Exclusion, shape);
+        if id % 11 == 0 {
+            fence = fence.with_validity(t0() - Duration::hours(1), t0() + Duration::hours(1)).unwrap();
+        }
+        if id % 13 == 0 {
+            fence = fence.with_validity(t0() + Duration::hours(1), t0() + Duration::hours(2)).unwrap();
+        }
+        zones.push((fence, applies));
+    }
+    // One at a time, far zones first (the grid's extent grows), some replaced or removed.
+    let mut set = FenceSet::new();
+    let mut live: Vec<(Fence, AppliesTo)> = Vec::new();
+    for (k, (f, a)) in zones.iter().enumerate().rev() {
+        set.put_shared(f.clone(), a.clone()).unwrap();
+        live.push((f.clone(), a.clone()));
+        if k % 5 == 0 {
+            let (e, n) = (20_000.0 * r() - 10_000.0, 20_000.0 * r() - 10_000.0);
+            let moved =
+                Fence::new(f.id, FenceKind::Exclusion, Shape::circle(at_m(e, n).0, at_m(e, n).1, 200.0).unwrap());
+            set.put_shared(moved.clone(), a.clone()).unwrap();
+            live.last_mut().unwrap().0 = moved;
+        }
+        if k % 9 == 0 {
+            assert!(set.remove_shared(f.id).is_some());
+            live.pop();
+        }
+    }
+    set.put_personal(1, Fence::new(1, FenceKind::Inclusion, Shape::circle(LON, LAT, 5000.0).unwrap())).unwrap();
+    let fixes: Vec<BatchFix> = (0..3000)
+        .map(|i| {
+            let (e, n) = (22_000.0 * r() - 11_000.0, 22_000.0 * r() - 11_000.0);
+            BatchFix { key: None, person: i % 3, fix: fix_m(e, n, [0.0, 5.0, 30.0, 150.0][i as usize % 4]) }
+        })
+        .collect();
+    let sorted_ids = |v: &[geofence::Verdict]| {
+        let mut ids: Vec<i64> = v.iter().filter(|v| v.fence_id >= 1000).map(|v| v.fence_id).collect();
+        ids.sort();
+        ids
+    };
+    let mut batch = vec![Vec::new(); fixes.len()];
+    set.evaluate_batch(&fixes, false, |i, v| batch[i] = v.to_vec());
+    for (i, f) in fixes.iter().enumerate() {
+        let single = set.evaluate(f.person, &f.fix);
+        assert_eq!(batch[i], single, "fix {i}");
+        let mut want: Vec<i64> = live
+            .iter()
+            .filter(|(z, a)| a.includes(f.person) && z.is_active(f.fix.at))
+            .filter(|(z, _)| z.verdict(&f.fix).position != Position::Outside)
+            .map(|(z, _)| z.id)
+            .collect();
+        want.sort();
+        assert_eq!(sorted_ids(&single), want, "fix {i}");
+    }
+}
