@@ -413,6 +413,25 @@ impl PreparedArea {
         let p = self.frame.to_local(lon, lat);
         let cell = self.grid.cell_of(p);
         let inside = self.parity_in(p, cell);
+        self.signed_distance_local(p, cell, k, inside)
+    }
+
+    /// [`signed_distance_m`](Self::signed_distance_m) with the ray-crossing flag already known
+    /// (as [`inside_and_near`](Self::inside_and_near) returns it for the same point).
+    #[inline]
+    pub(crate) fn signed_distance_m_knowing_inside(
+        &self,
+        lon: f64,
+        lat: f64,
+        k: &MetresPerDegree,
+        inside: bool,
+    ) -> (f64, bool) {
+        let p = self.frame.to_local(lon, lat);
+        self.signed_distance_local(p, self.grid.cell_of(p), k, inside)
+    }
+
+    #[inline]
+    fn signed_distance_local(&self, p: Xy, cell: Option<(u32, u32)>, k: &MetresPerDegree, inside: bool) -> (f64, bool) {
         let s = self.frame.scale_at(k);
         let (mut d, e) = self.grid.nearest_edge(&self.xy, p, cell, s, f64::INFINITY, -1.0);
         // Rounding leaves ~1e-13 m for a point exactly on an edge; make it exactly 0 so that

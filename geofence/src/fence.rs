@@ -133,6 +133,24 @@ impl Fence {
         }
     }
 
+    /// [`verdict_probe`](Self::verdict_probe) for a fix whose fast verdict `fast` is known:
+    /// the same verdict, without deciding again whether the point is inside (the fast path
+    /// decided it by the same rule).
+    #[inline]
+    pub(crate) fn verdict_probe_after_fast(&self, p: &Probe, fast: &Verdict) -> Verdict {
+        if !p.valid {
+            return self.unusable();
+        }
+        let (d, inside) = self.shape.signed_distance_m_knowing_inside(p.lon, p.lat, &p.k, fast.point_inside);
+        Verdict {
+            fence_id: self.id,
+            kind: self.kind,
+            position: Position::classify(d, p.a),
+            point_inside: inside,
+            distance_m: Some(d),
+        }
+    }
+
     #[inline]
     pub(crate) fn verdict_fast_probe(&self, p: &Probe) -> Verdict {
         if !p.valid {

@@ -652,7 +652,7 @@ impl FenceSet {
         // Most candidates are definitely outside (only their box was near): decide that without
         // the exact distance, which is computed only for zones that will be reported.
         let v = s.fence.verdict_fast_probe(probe);
-        (v.position != Position::Outside).then(|| if fast { v } else { s.fence.verdict_probe(probe) })
+        (v.position != Position::Outside).then(|| if fast { v } else { s.fence.verdict_probe_after_fast(probe, &v) })
     }
 
     /// Where the fix stands relative to the union of the person's active inclusion fences

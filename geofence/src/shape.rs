@@ -221,6 +221,23 @@ impl Shape {
         }
     }
 
+    /// [`signed_distance_m`](Self::signed_distance_m) when the inside flag is already known
+    /// (from [`position_fast`](Self::position_fast) at the same point, which decides it by the
+    /// same rule): areas skip the ray-crossing test.
+    #[inline]
+    pub(crate) fn signed_distance_m_knowing_inside(
+        &self,
+        lon: f64,
+        lat: f64,
+        k: &MetresPerDegree,
+        inside: bool,
+    ) -> (f64, bool) {
+        match self {
+            Shape::Area(a) => a.signed_distance_m_knowing_inside(lon, lat, k, inside),
+            _ => self.signed_distance_m(lon, lat, k),
+        }
+    }
+
     /// The position of a fix with accuracy radius `a` metres relative to the shape, without
     /// computing the exact distance when it is not needed; equal to
     /// `Position::classify(self.signed_distance_m(..).0, a)` (up to the last bit of rounding

@@ -141,26 +141,52 @@ fn stage(all: &[BatchFix], sc: &mut Scratch) {
     }
 }
 
-/// Prefetches a fence's heap data a few cache lines at a time, so that it streams in while
-/// another fence is evaluated (a burst of hundreds of prefetches would overflow the miss
-/// buffers and be dropped).
+/// Prefetches queued memory spans (fences' heap data) a few cache lines at a time, so that the
+/// data of the fences evaluated next streams in while the current ones are evaluated: a burst of
+/// hundreds of prefetches would overflow the miss buffers and be dropped, and random demand
+/// misses cell by cell cost far more than a sequential stream.
 #[derive(Default)]
 struct Streamer {
-    spans: [(usize, usize); 2],
+    spans: [(usize, usize); Streamer::SPANS],
+    head: usize,
+    len: usize,
 }
 
 impl Streamer {
-    fn new(spans: [(*const u8, usize); 2]) -> Self {
-        Streamer { spans: spans.map(|(p, n)| (p as usize, p as usize + n)) }
+    const SPANS: usize = 32;
+
+    /// Queues a span (dropped when the queue is full: prefetching is only a hint).
+    fn push(&mut self, (p, n): (*const u8, usize)) {
+        if n > 0 && self.len < Self::SPANS {
+            self.spans[(self.head + self.len) % Self::SPANS] = (p as usize, p as usize + n);
+            self.len += 1;
+        }
     }
 
+    /// Queues a shape's heap data.
+    fn push_shape(&mut self, shape: &crate::shape::Shape) {
+        for span in shape.heap_spans() {
+            self.push(span);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Issues up to `lines` prefetches from the front of the queue.
     #[inline]
     fn step(&mut self, mut lines: usize) {
-        for (at, end) in &mut self.spans {
+        while lines > 0 && self.len > 0 {
+            let (at, end) = &mut self.spans[self.head];
             while lines > 0 && *at < *end {
                 prefetch(*at as *const u8);
                 *at += 64;
                 lines -= 1;
+            }
+            if *at >= *end {
+                self.head = (self.head + 1) % Self::SPANS;
+                self.len -= 1;
             }
         }
     }
@@ -272,22 +298,26 @@ impl FenceSet {
         const AHEAD: usize = 8;
         const LINES_PER_JOB: usize = 4;
         const STREAM_MIN_JOBS: usize = 8;
-        let spans = |slot: u32| {
-            self.shared[slot as usize].as_ref().map_or([(std::ptr::null(), 0); 2], |s| s.fence.shape.heap_spans())
-        };
         let mut stream = Streamer::default();
         for (k, job) in sorted.iter().enumerate() {
             if k == 0 || sorted[k - 1].slot != job.slot {
                 let stop = end[job.slot as usize] as usize;
-                if k == 0 && stop - k >= STREAM_MIN_JOBS {
-                    Streamer::new(spans(job.slot)).step(usize::MAX);
-                }
-                stream = match sorted.get(stop) {
-                    Some(next) if end[next.slot as usize] as usize - stop >= STREAM_MIN_JOBS => {
-                        Streamer::new(spans(next.slot))
+                let many = |slot: u32, from: usize| end[slot as usize] as usize - from >= STREAM_MIN_JOBS;
+                stream.clear();
+                if k == 0 && many(job.slot, k) {
+                    if let Some(s) = &self.shared[job.slot as usize] {
+                        stream.push_shape(&s.fence.shape);
+                        stream.step(usize::MAX);
                     }
-                    _ => Streamer::default(),
-                };
+                }
+                match sorted.get(stop) {
+                    Some(next) if many(next.slot, stop) => {
+                        if let Some(s) = &self.shared[next.slot as usize] {
+                            stream.push_shape(&s.fence.shape);
+                        }
+                    }
+                    _ => {}
+                }
             }
             stream.step(LINES_PER_JOB);
             if let Some(next) = sorted.get(k + AHEAD) {
@@ -328,6 +358,13 @@ impl FenceSet {
         let mut keys = [None; 32]; // > D1
         let mut out = Vec::with_capacity(16);
         let mut last: Option<(PersonId, Option<PersonKey>)> = None;
+        // Streaming a person's fences (see stage 1): from this many fixes in a row, this many
+        // cache lines per fix (measured on the peers workload: ~-14 % with distances, neutral
+        // without; 32 or 48 lines per fix were no better).
+        const STREAM_MIN_FIXES: usize = 4;
+        const LINES_FAST: usize = 16;
+        const LINES_EXACT: usize = 24;
+        let mut stream = Streamer::default();
         for i in 0..n + D1 {
             // Stage 1: resolve the person and start loading their record (grouped batches
             // repeat a person many times: one id lookup per run of fixes).
@@ -342,7 +379,18 @@ impl FenceSet {
                 });
                 if let Some(PersonKey(k)) = key {
                     prefetch_all(&self.persons[k as usize]);
+                    // A person with several fixes in a row: stream all their fences' data
+                    // in (their fixes will touch most of it) rather than miss cell by cell.
+                    if i == 0 || staged[i - 1].person != fx.person {
+                        let run = staged[i..].iter().take(STREAM_MIN_FIXES).take_while(|f| f.person == fx.person);
+                        if run.count() == STREAM_MIN_FIXES {
+                            for f in &self.persons[k as usize].own {
+                                stream.push_shape(&f.shape);
+                            }
+                        }
+                    }
                 }
+                stream.step(if fast { LINES_FAST } else { LINES_EXACT });
                 keys[i % 32] = key;
             }
             // Stage 2: fence headers.
