@@ -16,7 +16,7 @@
 //!    fence headers and grid cells while the current fix is evaluated; the fix's zone verdicts
 //!    are appended and the sink is called.
 //!
-//! Working buffers (~200 B per fix) are kept per thread and reused by the next call: allocating
+//! Working buffers (~180 B per fix) are kept per thread and reused by the next call: allocating
 //! them afresh for each batch of a million fixes cost ~80 ms of page faults, 15 % of the batch.
 //! They are sized by the largest batch a thread has evaluated.
 
@@ -199,7 +199,7 @@ impl FenceSet {
     /// Each fix gets the very verdicts, in the same order, that `evaluate_into` gives it.
     /// Grouping lets consecutive fixes of one person share the cache lines of that person's
     /// fences (the sort is included in the cost); exclusion zones are evaluated zone by zone
-    /// beforehand (see the `batch` module). Working buffers (~200 B per fix) are kept per
+    /// beforehand (see the `batch` module). Working buffers (~180 B per fix) are kept per
     /// thread for the next call.
     pub fn evaluate_batch(&self, fixes: &[BatchFix], fast: bool, sink: impl FnMut(usize, &[Verdict])) {
         with_scratch(|sc| {
