@@ -197,6 +197,47 @@ async fn fix_for_an_unknown_device_is_refused_and_duplicates_collide() {
 }
 
 #[tokio::test]
+async fn a_fix_cannot_be_orphaned_or_come_from_another_persons_device() {
+    let db = TestDb::new().await.unwrap();
+    let (_, _, office, person, device) = minimal_tree(&db.pool).await;
+    let other: i64 = sqlx::query_scalar(
+        "INSERT INTO persons (office_id, name, correction_type, term_start, term_end, level)
+         VALUES ($1, '李四', 'probation', '2026-01-01', '2027-01-01', 'ordinary') RETURNING id",
+    )
+    .bind(office)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    // The device is the first person's: a fix of the other person from it is refused.
+    let insert = "INSERT INTO fixes (person_id, device_id, fixed_at, position) VALUES ($1, $2, now(), ST_SetSRID(ST_MakePoint(122.2, 40.2), 4326))";
+    let err = sqlx::query(insert).bind(other).bind(device).execute(&db.pool).await.unwrap_err();
+    assert_eq!(refusal(err).0, FOREIGN_KEY_VIOLATION);
+    let err = sqlx::query("INSERT INTO fix_sequences (device_id, device_seq, fixed_at) VALUES ($1, 1, now())")
+        .bind(device + 1000)
+        .execute(&db.pool)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(err).0, FOREIGN_KEY_VIOLATION);
+    sqlx::query(insert).bind(person).bind(device).execute(&db.pool).await.unwrap();
+    let err = sqlx::query("UPDATE fixes SET person_id = $1").bind(other).execute(&db.pool).await.unwrap_err();
+    assert_eq!(refusal(err).0, FOREIGN_KEY_VIOLATION);
+    // Nothing a fix refers to can go away or change hands.
+    for statement in ["DELETE FROM persons WHERE id = $1", "DELETE FROM devices WHERE person_id = $1"] {
+        let err = sqlx::query(statement).bind(person).execute(&db.pool).await.unwrap_err();
+        assert_eq!(refusal(err).0, FOREIGN_KEY_VIOLATION, "{statement}");
+    }
+    let err = sqlx::query("UPDATE devices SET person_id = $1 WHERE id = $2")
+        .bind(other)
+        .bind(device)
+        .execute(&db.pool)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(err).0, FOREIGN_KEY_VIOLATION);
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM fixes").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(kept, 1);
+}
+
+#[tokio::test]
 async fn alarm_cannot_be_resolved_without_a_note_and_only_one_stays_open() {
     let db = TestDb::new().await.unwrap();
     let (_, _, office, person, _) = minimal_tree(&db.pool).await;
