@@ -300,7 +300,7 @@ impl Core {
         persons.sort_unstable();
         persons.dedup();
         let pending = if items.is_empty() {
-            self.pending_requests(&persons).await?
+            pending_requests(&self.pool, &persons).await?
         } else {
             self.store_and_evaluate(&devices, &persons, items, &mut reports, &refuse).await?
         };
@@ -333,13 +333,15 @@ impl Core {
         let locked: Vec<LockedPerson> = sqlx::query_as(
             "SELECT p.id, p.last_fix_at, ST_X(p.last_fix_position) AS last_lon, ST_Y(p.last_fix_position) AS last_lat,
                     (SELECT version FROM fence_version) AS fence_version,
-                    ARRAY(SELECT b.starts_at FROM legal_bases b
-                          WHERE b.person_id = p.id AND b.revoked_at IS NULL ORDER BY b.id) AS basis_from,
-                    ARRAY(SELECT b.ends_at IS NOT NULL FROM legal_bases b
-                          WHERE b.person_id = p.id AND b.revoked_at IS NULL ORDER BY b.id) AS basis_bounded,
-                    ARRAY(SELECT coalesce(b.ends_at, b.starts_at) FROM legal_bases b
-                          WHERE b.person_id = p.id AND b.revoked_at IS NULL ORDER BY b.id) AS basis_to
-             FROM persons p WHERE p.id = ANY($1) ORDER BY p.id FOR UPDATE OF p",
+                    coalesce(b.basis_from, '{}') AS basis_from, coalesce(b.basis_bounded, '{}') AS basis_bounded,
+                    coalesce(b.basis_to, '{}') AS basis_to
+             FROM persons p
+             CROSS JOIN LATERAL (
+                 SELECT array_agg(b.starts_at ORDER BY b.id) AS basis_from,
+                        array_agg(b.ends_at IS NOT NULL ORDER BY b.id) AS basis_bounded,
+                        array_agg(coalesce(b.ends_at, b.starts_at) ORDER BY b.id) AS basis_to
+                 FROM legal_bases b WHERE b.person_id = p.id AND b.revoked_at IS NULL) b
+             WHERE p.id = ANY($1) ORDER BY p.id FOR UPDATE OF p",
         )
         .bind(persons)
         .fetch_all(&mut *tx)
@@ -409,8 +411,8 @@ impl Core {
             }
         }
 
-        // store
-        self.store(&mut tx, devices, &mut items).await?;
+        // store, and record the persons' newest fix (see `store_and_close`)
+        let mut pending = self.store_and_close(&mut tx, devices, persons, &mut items).await?;
         for it in &items {
             if it.stored {
                 reports[it.job].accepted += 1;
@@ -420,7 +422,6 @@ impl Core {
         }
 
         // alarm
-        let mut newest: HashMap<i64, &ValidFix> = HashMap::new();
         for it in items.iter().filter(|it| it.stored) {
             let d = &devices[it.job];
             let subject = rules::Subject { person_id: d.person_id, office_id: d.office_id, device_id: d.device_id };
@@ -459,77 +460,77 @@ impl Core {
                     rules::attach_late(&mut tx, &subject, it.fix.time, &o).await?;
                 }
             }
-            if it.driving {
-                newest.insert(d.person_id, &it.fix);
-            }
         }
-        // The persons' newest fix, the scheduled requests it answers, the devices' last contact,
-        // and what is still pending for each person: one statement. (Its data-modifying parts run
-        // whether or not the query reads them, and do not see each other's changes: the requests
-        // answered here are left out by id.)
-        let (ids, fixes): (Vec<i64>, Vec<&ValidFix>) = newest.into_iter().unzip();
-        let mut device_ids: Vec<i64> = devices.iter().map(|d| d.device_id).collect();
-        device_ids.sort_unstable();
-        device_ids.dedup();
-        let rows: Vec<(i64, i64, String, DateTime<Utc>)> = sqlx::query_as(
-            "WITH u AS (SELECT * FROM UNNEST($1::int8[], $2::timestamptz[], $3::float8[], $4::float8[]) AS u(id, t, x, y)),
-                  newest AS (
-                      UPDATE persons p SET last_fix_at = u.t, last_fix_position = ST_SetSRID(ST_MakePoint(u.x, u.y), 4326)
-                      FROM u WHERE p.id = u.id),
-                  answered AS (
-                      UPDATE location_requests l SET state = 'answered', answered_at = now(), answer_fixed_at = u.t
-                      FROM u WHERE l.person_id = u.id AND l.state = 'pending' AND l.reason <> 'confirm'
-                        AND l.issued_at <= u.t AND l.deadline_at >= u.t
-                      RETURNING l.id),
-                  contact AS (UPDATE devices SET last_contact_at = now() WHERE id = ANY($5))
-             SELECT DISTINCT ON (person_id) person_id, id, reason, deadline_at FROM location_requests
-             WHERE person_id = ANY($6) AND state = 'pending' AND deadline_at > now()
-               AND id NOT IN (SELECT id FROM answered)
-             ORDER BY person_id, deadline_at",
-        )
-        .bind(&ids)
-        .bind(fixes.iter().map(|f| f.time).collect::<Vec<_>>())
-        .bind(fixes.iter().map(|f| f.lon).collect::<Vec<_>>())
-        .bind(fixes.iter().map(|f| f.lat).collect::<Vec<_>>())
-        .bind(&device_ids)
-        .bind(persons)
-        .fetch_all(&mut *tx)
-        .await?;
+        // A confirmation requested or settled above changes what is pending since the store.
+        if alarm_state.requests_changed() {
+            pending = pending_requests(&mut *tx, persons).await?;
+        }
         tx.commit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|(p, id, reason, deadline_at)| (p, PendingRequest { id, reason, deadline_at }))
-            .collect())
+        Ok(pending)
     }
 
-    /// Inserts the fixes in one statement and marks each as stored or duplicate.
-    async fn store(
+    /// One statement for the fixed part of a commit: inserts the fixes (marking each as stored
+    /// or duplicate), records each person's newest fix and the scheduled requests it answers,
+    /// notes the devices' contact, and returns each person's most urgent pending request.
+    async fn store_and_close(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         devices: &[DeviceInfo],
+        persons: &[i64],
         items: &mut [Item],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<HashMap<i64, PendingRequest>, sqlx::Error> {
         let fx =
             |f: fn(&Item) -> Option<f64>| items.iter().map(|it| f(it).map(|v| v as f32)).collect::<Vec<Option<f32>>>();
-        // One statement: a fix whose (device, sequence number) is known is a duplicate even with
-        // another time (an anti-join: a fix without a number never matches); the stored ones
-        // record their sequence numbers.
-        let returned: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
-            "WITH stored AS (
+        let mut device_ids: Vec<i64> = devices.iter().map(|d| d.device_id).collect();
+        device_ids.sort_unstable();
+        device_ids.dedup();
+        // A fix whose (device, sequence number) is known is a duplicate even with another time
+        // (an anti-join: a fix without a number never matches); the stored ones record their
+        // sequence numbers. The data-modifying parts do not see each other's changes: the
+        // requests answered here are left out of the pending ones by id. A device's last contact
+        // is rewritten at most every 30 s: it is read in minutes, and rewriting it on every
+        // commit cost a row version per device per commit.
+        let rows: Vec<StoredOrPending> = sqlx::query_as(
+            "WITH u AS (
+                 SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[], $7::text[],
+                                      $8::text[], $9::float8[], $10::real[], $11::real[], $12::real[], $13::int8[], $14::bool[],
+                                      $15::jsonb[], $16::bool[], $17::bool[])
+                      AS u(p, d, t, x, y, acc, src, crs, batt, spd, course, alt, seq, mock, v, imp, driving)),
+                  stored AS (
                  INSERT INTO fixes (person_id, device_id, fixed_at, position, accuracy_m, source, input_crs, battery_pct,
                                     speed_mps, course_deg, altitude_m, device_seq, mock, verdicts, implausible)
                  SELECT p, d, t, ST_SetSRID(ST_MakePoint(x, y), 4326), acc, src, crs, batt::smallint, spd, course, alt, seq, mock, v, imp
-                 FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[], $7::text[], $8::text[],
-                             $9::float8[], $10::real[], $11::real[], $12::real[], $13::int8[], $14::bool[], $15::jsonb[], $16::bool[])
-                      AS u(p, d, t, x, y, acc, src, crs, batt, spd, course, alt, seq, mock, v, imp)
+                 FROM u
                  WHERE NOT EXISTS (SELECT 1 FROM fix_sequences s WHERE s.device_id = u.d AND s.device_seq = u.seq)
                  ON CONFLICT (device_id, fixed_at) DO NOTHING
                  RETURNING device_id, fixed_at, device_seq),
                   sequenced AS (
                  INSERT INTO fix_sequences (device_id, device_seq, fixed_at)
                  SELECT device_id, device_seq, fixed_at FROM stored WHERE device_seq IS NOT NULL
-                 ON CONFLICT DO NOTHING)
-             SELECT device_id, fixed_at FROM stored",
+                 ON CONFLICT DO NOTHING),
+                  newest AS (
+                 SELECT DISTINCT ON (u.p) u.p AS id, u.t, u.x, u.y
+                 FROM u JOIN stored s ON s.device_id = u.d AND s.fixed_at = u.t
+                 WHERE u.driving ORDER BY u.p, u.t DESC),
+                  moved AS (
+                 UPDATE persons p SET last_fix_at = n.t, last_fix_position = ST_SetSRID(ST_MakePoint(n.x, n.y), 4326)
+                 FROM newest n WHERE p.id = n.id),
+                  answered AS (
+                 UPDATE location_requests l SET state = 'answered', answered_at = now(), answer_fixed_at = n.t
+                 FROM newest n WHERE l.person_id = n.id AND l.state = 'pending' AND l.reason <> 'confirm'
+                   AND l.issued_at <= n.t AND l.deadline_at >= n.t
+                 RETURNING l.id),
+                  contact AS (
+                 UPDATE devices SET last_contact_at = now()
+                 WHERE id = ANY($18) AND (last_contact_at IS NULL OR last_contact_at < now() - interval '30 seconds'))
+             SELECT device_id, fixed_at, NULL::int8 AS request_person, NULL::int8 AS request_id, NULL::text AS reason,
+                    NULL::timestamptz AS deadline_at
+             FROM stored
+             UNION ALL
+             (SELECT DISTINCT ON (person_id) NULL, NULL, person_id, id, reason, deadline_at FROM location_requests
+              WHERE person_id = ANY($19) AND state = 'pending' AND deadline_at > now()
+                AND id NOT IN (SELECT id FROM answered)
+              ORDER BY person_id, deadline_at)",
         )
         .bind(items.iter().map(|it| devices[it.job].person_id).collect::<Vec<_>>())
         .bind(items.iter().map(|it| devices[it.job].device_id).collect::<Vec<_>>())
@@ -547,12 +548,30 @@ impl Core {
         .bind(items.iter().map(|it| it.fix.mock).collect::<Vec<_>>())
         .bind(items.iter().map(|it| verdicts_json(&it.verdicts)).collect::<Vec<_>>())
         .bind(items.iter().map(|it| it.implausible).collect::<Vec<_>>())
+        .bind(items.iter().map(|it| it.driving).collect::<Vec<_>>())
+        .bind(&device_ids)
+        .bind(persons)
         .fetch_all(&mut **tx)
         .await?;
         // Match rows back to fixes; two fixes with the same device and time: the first wins.
         let mut remaining: HashMap<(i64, DateTime<Utc>), usize> = HashMap::new();
-        for key in returned {
-            *remaining.entry(key).or_default() += 1;
+        let mut pending = HashMap::new();
+        for row in rows {
+            match row {
+                StoredOrPending { device_id: Some(d), fixed_at: Some(t), .. } => {
+                    *remaining.entry((d, t)).or_default() += 1
+                }
+                StoredOrPending {
+                    request_person: Some(p),
+                    request_id: Some(id),
+                    reason: Some(reason),
+                    deadline_at: Some(deadline_at),
+                    ..
+                } => {
+                    pending.insert(p, PendingRequest { id, reason, deadline_at });
+                }
+                _ => {}
+            }
         }
         for it in items.iter_mut() {
             if let Some(n) = remaining.get_mut(&(devices[it.job].device_id, it.fix.time)).filter(|n| **n > 0) {
@@ -560,7 +579,7 @@ impl Core {
                 it.stored = true;
             }
         }
-        Ok(())
+        Ok(pending)
     }
 
     /// Keeps the fence cache fresh between fixes: reloads on every `cctrack_fences`
@@ -619,21 +638,6 @@ impl Core {
         Ok(snapshot)
     }
 
-    /// The most urgent pending location request of each person.
-    async fn pending_requests(&self, persons: &[i64]) -> Result<HashMap<i64, PendingRequest>, sqlx::Error> {
-        let rows: Vec<(i64, i64, String, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT DISTINCT ON (person_id) person_id, id, reason, deadline_at FROM location_requests
-             WHERE person_id = ANY($1) AND state = 'pending' AND deadline_at > now() ORDER BY person_id, deadline_at",
-        )
-        .bind(persons)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(p, id, reason, deadline_at)| (p, PendingRequest { id, reason, deadline_at }))
-            .collect())
-    }
-
     async fn ensure_partitions(&self, items: &[Item]) -> Result<(), sqlx::Error> {
         let months: HashSet<(i32, u32)> = items.iter().map(|it| (it.fix.time.year(), it.fix.time.month())).collect();
         let missing: Vec<(i32, u32)> = {
@@ -647,6 +651,32 @@ impl Core {
         }
         Ok(())
     }
+}
+
+/// A row of the commit's closing statement: a stored fix, or a person's pending request.
+#[derive(sqlx::FromRow)]
+struct StoredOrPending {
+    device_id: Option<i64>,
+    fixed_at: Option<DateTime<Utc>>,
+    request_person: Option<i64>,
+    request_id: Option<i64>,
+    reason: Option<String>,
+    deadline_at: Option<DateTime<Utc>>,
+}
+
+/// The most urgent pending location request of each person.
+async fn pending_requests<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    persons: &[i64],
+) -> Result<HashMap<i64, PendingRequest>, sqlx::Error> {
+    let rows: Vec<(i64, i64, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT DISTINCT ON (person_id) person_id, id, reason, deadline_at FROM location_requests
+         WHERE person_id = ANY($1) AND state = 'pending' AND deadline_at > now() ORDER BY person_id, deadline_at",
+    )
+    .bind(persons)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(p, id, reason, deadline_at)| (p, PendingRequest { id, reason, deadline_at })).collect())
 }
 
 fn verdicts_json(verdicts: &[geofence::Verdict]) -> Value {

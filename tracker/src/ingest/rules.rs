@@ -146,6 +146,8 @@ struct OpenAlarm {
 pub struct AlarmState {
     open: HashMap<(i64, FixAlarm), Vec<OpenAlarm>>,
     pending: HashSet<(i64, FixAlarm, i64)>,
+    /// A confirmation was requested or settled since the load.
+    requests_changed: bool,
 }
 
 impl FixAlarm {
@@ -195,6 +197,12 @@ impl AlarmState {
             }
         }
         Ok(state)
+    }
+
+    /// Whether a confirmation request was created or answered since the load (the commit's
+    /// pending requests were read before).
+    pub fn requests_changed(&self) -> bool {
+        self.requests_changed
     }
 
     /// The exclusion fences with an open alarm or a pending confirmation for `person`: a fix
@@ -294,6 +302,7 @@ async fn settle_confirmation(
     if !state.pending.remove(&confirm_key(s.person_id, o)) {
         return Ok(false);
     }
+    state.requests_changed = true;
     sqlx::query(
         "UPDATE location_requests SET state = 'answered', answered_at = now()
          WHERE person_id = $1 AND reason = 'confirm' AND state = 'pending' AND confirm_kind = $2
@@ -330,6 +339,7 @@ async fn request_confirmation(
     .execute(&mut **tx)
     .await?;
     state.pending.insert(key);
+    state.requests_changed = true;
     tracing::debug!(person = s.person_id, kind = o.alarm.as_str(), at = %fixed_at, "doubtful verdict: confirmation requested");
     Ok(())
 }
