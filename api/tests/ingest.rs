@@ -136,6 +136,16 @@ async fn native_batches_are_validated_deduplicated_and_stored() {
     assert_eq!((status, reply["errors"][0]["field"].as_str()), (422, Some("fixes[0].lon")));
     let (status, reply) = native(&server, &auth, &json!({"fixes": "nope"}));
     assert_eq!((status, reply["field"].as_str()), (400, Some("fixes")));
+
+    // One sequence number twice in one batch, with different times: the second is a duplicate.
+    let before = track(&w).len();
+    let twice = json!({"fixes": [
+        {"seq": 7, "time": iso(t0 + Duration::minutes(4)), "lat": HOME.1, "lon": HOME.0},
+        {"seq": 7, "time": iso(t0 + Duration::minutes(5)), "lat": HOME.1, "lon": HOME.0},
+    ]});
+    let (status, reply) = native(&server, &auth, &twice);
+    assert_eq!((status, reply["accepted"].as_u64(), reply["duplicates"].as_u64()), (200, Some(1), Some(1)), "{reply}");
+    assert_eq!(track(&w).len(), before + 1);
 }
 
 #[tokio::test]

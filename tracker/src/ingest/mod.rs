@@ -173,6 +173,8 @@ struct Item {
     verdicts: Vec<Verdict>,
     implausible: bool,
     driving: bool,
+    /// Its sequence number came earlier in the same commit.
+    repeated: bool,
     stored: bool,
 }
 
@@ -289,6 +291,7 @@ impl Core {
                             verdicts: Vec::new(),
                             implausible: false,
                             driving: false,
+                            repeated: false,
                             stored: false,
                         });
                     }
@@ -411,6 +414,15 @@ impl Core {
             }
         }
 
+        // One sequence number twice in the commit: the later is a duplicate (the store's
+        // anti-join only sees numbers already stored).
+        let mut numbered: HashSet<(i64, i64)> = HashSet::new();
+        for it in &mut items {
+            if let Some(seq) = it.fix.seq {
+                it.repeated = !numbered.insert((devices[it.job].device_id, seq));
+            }
+        }
+
         // store, and record the persons' newest fix (see `store_and_close`)
         let mut pending = self.store_and_close(&mut tx, devices, persons, &mut items).await?;
         for it in &items {
@@ -479,8 +491,9 @@ impl Core {
         persons: &[i64],
         items: &mut [Item],
     ) -> Result<HashMap<i64, PendingRequest>, sqlx::Error> {
+        let fresh: Vec<&Item> = items.iter().filter(|it| !it.repeated).collect();
         let fx =
-            |f: fn(&Item) -> Option<f64>| items.iter().map(|it| f(it).map(|v| v as f32)).collect::<Vec<Option<f32>>>();
+            |f: fn(&Item) -> Option<f64>| fresh.iter().map(|&it| f(it).map(|v| v as f32)).collect::<Vec<Option<f32>>>();
         let mut device_ids: Vec<i64> = devices.iter().map(|d| d.device_id).collect();
         device_ids.sort_unstable();
         device_ids.dedup();
@@ -532,23 +545,23 @@ impl Core {
                 AND id NOT IN (SELECT id FROM answered)
               ORDER BY person_id, deadline_at)",
         )
-        .bind(items.iter().map(|it| devices[it.job].person_id).collect::<Vec<_>>())
-        .bind(items.iter().map(|it| devices[it.job].device_id).collect::<Vec<_>>())
-        .bind(items.iter().map(|it| it.fix.time).collect::<Vec<_>>())
-        .bind(items.iter().map(|it| it.fix.lon).collect::<Vec<_>>())
-        .bind(items.iter().map(|it| it.fix.lat).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| devices[it.job].person_id).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| devices[it.job].device_id).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| it.fix.time).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| it.fix.lon).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| it.fix.lat).collect::<Vec<_>>())
         .bind(fx(|it| it.fix.accuracy_m))
-        .bind(items.iter().map(|it| it.fix.source.as_str()).collect::<Vec<_>>())
-        .bind(items.iter().map(|it| it.fix.input_crs.to_string()).collect::<Vec<_>>())
-        .bind(items.iter().map(|it| it.fix.battery_pct.map(f64::round)).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| it.fix.source.as_str()).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| it.fix.input_crs.to_string()).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| it.fix.battery_pct.map(f64::round)).collect::<Vec<_>>())
         .bind(fx(|it| it.fix.speed_mps))
         .bind(fx(|it| it.fix.course_deg))
         .bind(fx(|it| it.fix.altitude_m))
-        .bind(items.iter().map(|it| it.fix.seq).collect::<Vec<_>>())
-        .bind(items.iter().map(|it| it.fix.mock).collect::<Vec<_>>())
-        .bind(items.iter().map(|it| verdicts_json(&it.verdicts)).collect::<Vec<_>>())
-        .bind(items.iter().map(|it| it.implausible).collect::<Vec<_>>())
-        .bind(items.iter().map(|it| it.driving).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| it.fix.seq).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| it.fix.mock).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| verdicts_json(&it.verdicts)).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| it.implausible).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|it| it.driving).collect::<Vec<_>>())
         .bind(&device_ids)
         .bind(persons)
         .fetch_all(&mut **tx)
@@ -573,7 +586,7 @@ impl Core {
                 _ => {}
             }
         }
-        for it in items.iter_mut() {
+        for it in items.iter_mut().filter(|it| !it.repeated) {
             if let Some(n) = remaining.get_mut(&(devices[it.job].device_id, it.fix.time)).filter(|n| **n > 0) {
                 *n -= 1;
                 it.stored = true;
