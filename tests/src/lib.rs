@@ -173,6 +173,11 @@ fn unique_name(prefix: &str) -> String {
 
 /// `url` with its database name replaced by `name`.
 pub fn with_database(url: &str, name: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("database URL has a path");
-    format!("{base}/{name}")
+    // The query (an embedded cluster's socket directory, `?host=/…`) holds slashes too.
+    let (path, query) = url.split_once('?').map_or((url, None), |(p, q)| (p, Some(q)));
+    let (base, _) = path.rsplit_once('/').expect("database URL has a path");
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
 }
