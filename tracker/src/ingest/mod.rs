@@ -173,8 +173,6 @@ struct Item {
     verdicts: Vec<Verdict>,
     implausible: bool,
     driving: bool,
-    /// Its sequence number came earlier in the same commit.
-    repeated: bool,
     stored: bool,
 }
 
@@ -291,7 +289,6 @@ impl Core {
                             verdicts: Vec::new(),
                             implausible: false,
                             driving: false,
-                            repeated: false,
                             stored: false,
                         });
                     }
@@ -414,15 +411,6 @@ impl Core {
             }
         }
 
-        // One sequence number twice in the commit: the later is a duplicate (the store's
-        // anti-join only sees numbers already stored).
-        let mut numbered: HashSet<(i64, i64)> = HashSet::new();
-        for it in &mut items {
-            if let Some(seq) = it.fix.seq {
-                it.repeated = !numbered.insert((devices[it.job].device_id, seq));
-            }
-        }
-
         // store, and record the persons' newest fix (see `store_and_close`)
         let mut pending = self.store_and_close(&mut tx, devices, persons, &mut items).await?;
         for it in &items {
@@ -491,20 +479,27 @@ impl Core {
         persons: &[i64],
         items: &mut [Item],
     ) -> Result<HashMap<i64, PendingRequest>, sqlx::Error> {
-        let fresh: Vec<&Item> = items.iter().filter(|it| !it.repeated).collect();
+        // One sequence number twice in the commit: the later is a duplicate (the anti-join below
+        // only sees numbers already stored).
+        let mut numbered: HashSet<(i64, i64)> = HashSet::new();
+        let repeated: Vec<bool> = items
+            .iter()
+            .map(|it| it.fix.seq.is_some_and(|seq| !numbered.insert((devices[it.job].device_id, seq))))
+            .collect();
+        let fresh: Vec<&Item> = items.iter().zip(&repeated).filter(|(_, r)| !**r).map(|(it, _)| it).collect();
         let fx =
             |f: fn(&Item) -> Option<f64>| fresh.iter().map(|&it| f(it).map(|v| v as f32)).collect::<Vec<Option<f32>>>();
         let mut device_ids: Vec<i64> = devices.iter().map(|d| d.device_id).collect();
         device_ids.sort_unstable();
         device_ids.dedup();
         // A fix whose (device, sequence number) is known is a duplicate even with another time
-        // (an anti-join: a fix without a number never matches); the stored ones record their
-        // sequence numbers, with a plain INSERT: numbers repeated within the commit were set
-        // aside before, and the persons' locks keep other commits from adding the same ones
-        // (ON CONFLICT cost half as much again as the insert itself). The data-modifying parts do not see each other's changes: the
-        // requests answered here are left out of the pending ones by id. A device's last contact
-        // is rewritten at most every 30 s: it is read in minutes, and rewriting it on every
-        // commit cost a row version per device per commit.
+        // (an anti-join: a fix without a number never matches). The stored ones record their
+        // sequence numbers with a plain INSERT: numbers repeated within the commit were set aside
+        // above, and the persons' locks keep other commits from adding the same ones (ON CONFLICT
+        // cost half as much again as the insert itself). The data-modifying parts do not see each
+        // other's changes: the requests answered here are left out of the pending ones by id. A
+        // device's last contact is rewritten at most every 30 s: it is read in minutes, and
+        // rewriting it on every commit cost a row version per device per commit.
         let rows: Vec<StoredOrPending> = sqlx::query_as(
             "WITH u AS (
                  SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[], $7::text[],
@@ -587,7 +582,7 @@ impl Core {
                 _ => {}
             }
         }
-        for it in items.iter_mut().filter(|it| !it.repeated) {
+        for (it, _) in items.iter_mut().zip(repeated).filter(|(_, r)| !r) {
             if let Some(n) = remaining.get_mut(&(devices[it.job].device_id, it.fix.time)).filter(|n| **n > 0) {
                 *n -= 1;
                 it.stored = true;
