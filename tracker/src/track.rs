@@ -42,7 +42,8 @@ pub async fn track(
     let points = sqlx::query_as::<_, TrackPoint>(
         "SELECT fixed_at AS time, ST_Y(position) AS lat, ST_X(position) AS lon, accuracy_m, source, input_crs, battery_pct,
                 speed_mps, device_seq, mock, implausible, verdicts
-         FROM fixes WHERE person_id = $1 AND fixed_at >= coalesce($2, '-infinity') AND fixed_at < coalesce($3, 'infinity')
+         FROM fixes WHERE device_id IN (SELECT id FROM devices WHERE person_id = $1) AND person_id = $1
+           AND fixed_at >= coalesce($2, '-infinity') AND fixed_at < coalesce($3, 'infinity')
          ORDER BY fixed_at, device_id",
     )
     .bind(person)

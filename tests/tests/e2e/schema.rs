@@ -197,6 +197,34 @@ async fn fix_for_an_unknown_device_is_refused_and_duplicates_collide() {
 }
 
 #[tokio::test]
+async fn a_devices_sequence_runs_never_share_a_number() {
+    let db = TestDb::new().await.unwrap();
+    let (_, _, _, _, device) = minimal_tree(&db.pool).await;
+    let insert = |runs: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query(&format!(
+                "INSERT INTO fix_sequence_runs (device_id, first_seq, last_seq) SELECT $1, f, l FROM (VALUES {runs}) v(f, l)"
+            ))
+            .bind(device)
+            .execute(&pool)
+            .await
+        }
+    };
+    insert("(10, 19)").await.expect("a first run");
+    insert("(20, 29), (0, 9)").await.expect("runs beside it");
+    for overlapping in ["(19, 19)", "(5, 12)", "(25, 40)", "(0, 100)", "(30, 35), (34, 36)"] {
+        let err = insert(overlapping).await.unwrap_err();
+        assert_eq!(refusal(err).0, "23505", "{overlapping}");
+    }
+    insert("(30, 30), (31, 40)").await.expect("after the last");
+    let err = insert("(12, 11)").await.unwrap_err();
+    assert_eq!(refusal(err).0, CHECK_VIOLATION, "a run ends at or after its start");
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM fix_sequence_runs").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(runs, 5);
+}
+
+#[tokio::test]
 async fn a_fix_cannot_be_orphaned_or_come_from_another_persons_device() {
     let db = TestDb::new().await.unwrap();
     let (_, _, office, person, device) = minimal_tree(&db.pool).await;
@@ -212,7 +240,7 @@ async fn a_fix_cannot_be_orphaned_or_come_from_another_persons_device() {
     let insert = "INSERT INTO fixes (person_id, device_id, fixed_at, position) VALUES ($1, $2, now(), ST_SetSRID(ST_MakePoint(122.2, 40.2), 4326))";
     let err = sqlx::query(insert).bind(other).bind(device).execute(&db.pool).await.unwrap_err();
     assert_eq!(refusal(err).0, FOREIGN_KEY_VIOLATION);
-    let err = sqlx::query("INSERT INTO fix_sequences (device_id, device_seq, fixed_at) VALUES ($1, 1, now())")
+    let err = sqlx::query("INSERT INTO fix_sequence_runs (device_id, first_seq, last_seq) VALUES ($1, 1, 1)")
         .bind(device + 1000)
         .execute(&db.pool)
         .await

@@ -155,9 +155,10 @@ impl EmbeddedCluster {
         check("initdb", &out?)?;
         let conf = self.pgdata.join("postgresql.conf");
         let mut f = fs::OpenOptions::new().append(true).open(&conf).map_err(io_err(&conf))?;
+        // JIT off: ingest's statements are short and many; compiling one can cost more than it saves.
         writeln!(
             f,
-            "\n# cctrack embedded cluster\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nmax_connections = 200\nshared_buffers = 256MB\nlogging_collector = off",
+            "\n# cctrack embedded cluster\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nmax_connections = 200\nshared_buffers = 256MB\njit = off\nlogging_collector = off",
             self.pgdata.display()
         )
         .map_err(io_err(&conf))?;

@@ -326,7 +326,16 @@ impl Core {
         // evaluate in time order, person by person
         items.sort_by_key(|it| (devices[it.job].person_id, it.fix.time));
         self.ensure_partitions(&items).await?;
-        let mut tx = self.pool.begin().await?;
+        // Generic plans: the commit's statements are the same every time, and left to choose,
+        // PostgreSQL planned the store afresh on every commit (1.5 ms: custom plans prune the
+        // partitions of `fixes`, so they look cheaper than the generic one that keeps them all).
+        // No sequential scans: every statement here reaches a few rows per person by key, and a
+        // plan made while a table was empty (a new installation) must not stay cached as a scan
+        // of it once it holds millions of fixes (it did: a hash join over every partition).
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off")
+            .await?;
 
         // Lock the persons (in id order: concurrent workers never deadlock).
         // The legal bases come with the lock: a fix is refused unless one is in force at its time.
@@ -479,12 +488,17 @@ impl Core {
         persons: &[i64],
         items: &mut [Item],
     ) -> Result<HashMap<i64, PendingRequest>, sqlx::Error> {
-        // One sequence number twice in the commit: the later is a duplicate (the anti-join below
-        // only sees numbers already stored).
+        // A device's sequence number or time twice in the commit: the later is a duplicate (the
+        // anti-joins below only see what is already stored).
         let mut numbered: HashSet<(i64, i64)> = HashSet::new();
+        let mut timed: HashSet<(i64, DateTime<Utc>)> = HashSet::new();
         let repeated: Vec<bool> = items
             .iter()
-            .map(|it| it.fix.seq.is_some_and(|seq| !numbered.insert((devices[it.job].device_id, seq))))
+            .map(|it| {
+                let device = devices[it.job].device_id;
+                let seq_seen = it.fix.seq.is_some_and(|seq| !numbered.insert((device, seq)));
+                seq_seen || !timed.insert((device, it.fix.time))
+            })
             .collect();
         let fresh: Vec<&Item> = items.iter().zip(&repeated).filter(|(_, r)| !**r).map(|(it, _)| it).collect();
         let fx =
@@ -492,35 +506,65 @@ impl Core {
         let mut device_ids: Vec<i64> = devices.iter().map(|d| d.device_id).collect();
         device_ids.sort_unstable();
         device_ids.dedup();
-        // A fix whose (device, sequence number) is known is a duplicate even with another time
-        // (an anti-join: a fix without a number never matches). The stored ones record their
-        // sequence numbers with a plain INSERT: numbers repeated within the commit were set aside
-        // above, and the persons' locks keep other commits from adding the same ones (ON CONFLICT
-        // cost half as much again as the insert itself). The data-modifying parts do not see each
-        // other's changes: the requests answered here are left out of the pending ones by id. A
-        // device's last contact is rewritten at most every 30 s: it is read in minutes, and
-        // rewriting it on every commit cost a row version per device per commit.
-        let rows: Vec<StoredOrPending> = sqlx::query_as(
+        // Duplicates are found per device, not per fix. By time: a fix newer than its person's
+        // newest stored fix (`driving`) cannot be known (the person's lock keeps that newest
+        // exact); for the others, `late` is each device's window of their times and
+        // `known_times` the fixes already stored in it (a lateral probe per late device: for
+        // phones sending in order, none). By number: `span` is each device's window of numbers
+        // in this commit and `known_seqs` the recorded runs that meet it (runs of a device are
+        // disjoint, so those are the one starting last before the window and any starting in
+        // it). Both are MATERIALIZED so that PostgreSQL does not turn them back into a probe per
+        // fix. `judged` marks the known ones; the rest are stored, and only the known come back
+        // (usually none: decoding a row per stored fix cost more than the anti-join). The plain
+        // INSERTs are safe because the persons' locks keep other commits from storing the same
+        // fixes meanwhile; the primary key and the runs' trigger still refuse a duplicate that got
+        // past. The numbers stored are recorded as runs of consecutive numbers (a run's numbers
+        // minus their rank is constant). The data-modifying parts do not see each other's
+        // changes: the requests answered here are left out of the pending ones by id. A device's
+        // last contact is rewritten at most every 30 s: it is read in minutes, and rewriting it
+        // on every commit cost a row version per device per commit.
+        let rows: Vec<KnownOrPending> = sqlx::query_as(
             "WITH u AS (
                  SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[], $7::text[],
                                       $8::text[], $9::float8[], $10::real[], $11::real[], $12::real[], $13::int8[], $14::bool[],
                                       $15::jsonb[], $16::bool[], $17::bool[])
                       AS u(p, d, t, x, y, acc, src, crs, batt, spd, course, alt, seq, mock, v, imp, driving)),
+                  late AS (
+                 SELECT d, min(t) AS first_t, max(t) AS last_t FROM u WHERE NOT driving GROUP BY d),
+                  known_times AS MATERIALIZED (
+                 SELECT f.device_id, f.fixed_at FROM late
+                 CROSS JOIN LATERAL (SELECT device_id, fixed_at FROM fixes
+                                     WHERE device_id = late.d AND fixed_at BETWEEN late.first_t AND late.last_t) f),
+                  span AS (
+                 SELECT d, min(seq) AS first_seq, max(seq) AS last_seq FROM u WHERE seq IS NOT NULL GROUP BY d),
+                  known_seqs AS MATERIALIZED (
+                 SELECT r.device_id, r.first_seq, r.last_seq FROM span
+                 CROSS JOIN LATERAL (
+                     (SELECT * FROM fix_sequence_runs
+                      WHERE device_id = span.d AND first_seq < span.first_seq ORDER BY first_seq DESC LIMIT 1)
+                     UNION ALL
+                     (SELECT * FROM fix_sequence_runs
+                      WHERE device_id = span.d AND first_seq BETWEEN span.first_seq AND span.last_seq)) r
+                 WHERE r.last_seq >= span.first_seq),
+                  judged AS MATERIALIZED (
+                 SELECT u.*,
+                        EXISTS (SELECT 1 FROM known_times k WHERE k.device_id = u.d AND k.fixed_at = u.t)
+                        OR EXISTS (SELECT 1 FROM known_seqs k WHERE k.device_id = u.d AND u.seq BETWEEN k.first_seq AND k.last_seq)
+                          AS known
+                 FROM u),
                   stored AS (
                  INSERT INTO fixes (person_id, device_id, fixed_at, position, accuracy_m, source, input_crs, battery_pct,
                                     speed_mps, course_deg, altitude_m, device_seq, mock, verdicts, implausible)
                  SELECT p, d, t, ST_SetSRID(ST_MakePoint(x, y), 4326), acc, src, crs, batt::smallint, spd, course, alt, seq, mock, v, imp
-                 FROM u
-                 WHERE NOT EXISTS (SELECT 1 FROM fix_sequences s WHERE s.device_id = u.d AND s.device_seq = u.seq)
-                 ON CONFLICT (device_id, fixed_at) DO NOTHING
-                 RETURNING device_id, fixed_at, device_seq),
+                 FROM judged WHERE NOT known),
                   sequenced AS (
-                 INSERT INTO fix_sequences (device_id, device_seq, fixed_at)
-                 SELECT device_id, device_seq, fixed_at FROM stored WHERE device_seq IS NOT NULL),
+                 INSERT INTO fix_sequence_runs (device_id, first_seq, last_seq)
+                 SELECT d, min(seq), max(seq)
+                 FROM (SELECT d, seq, seq - row_number() OVER (PARTITION BY d ORDER BY seq) AS run
+                       FROM judged WHERE NOT known AND seq IS NOT NULL) s
+                 GROUP BY d, run),
                   newest AS (
-                 SELECT DISTINCT ON (u.p) u.p AS id, u.t, u.x, u.y
-                 FROM u JOIN stored s ON s.device_id = u.d AND s.fixed_at = u.t
-                 WHERE u.driving ORDER BY u.p, u.t DESC),
+                 SELECT DISTINCT ON (p) p AS id, t, x, y FROM judged WHERE driving AND NOT known ORDER BY p, t DESC),
                   moved AS (
                  UPDATE persons p SET last_fix_at = n.t, last_fix_position = ST_SetSRID(ST_MakePoint(n.x, n.y), 4326)
                  FROM newest n WHERE p.id = n.id),
@@ -532,9 +576,9 @@ impl Core {
                   contact AS (
                  UPDATE devices SET last_contact_at = now()
                  WHERE id = ANY($18) AND (last_contact_at IS NULL OR last_contact_at < now() - interval '30 seconds'))
-             SELECT device_id, fixed_at, NULL::int8 AS request_person, NULL::int8 AS request_id, NULL::text AS reason,
+             SELECT d AS device_id, t AS fixed_at, NULL::int8 AS request_person, NULL::int8 AS request_id, NULL::text AS reason,
                     NULL::timestamptz AS deadline_at
-             FROM stored
+             FROM judged WHERE known
              UNION ALL
              (SELECT DISTINCT ON (person_id) NULL, NULL, person_id, id, reason, deadline_at FROM location_requests
               WHERE person_id = ANY($19) AND state = 'pending' AND deadline_at > now()
@@ -562,15 +606,15 @@ impl Core {
         .bind(persons)
         .fetch_all(&mut **tx)
         .await?;
-        // Match rows back to fixes; two fixes with the same device and time: the first wins.
-        let mut remaining: HashMap<(i64, DateTime<Utc>), usize> = HashMap::new();
+        // Match rows back to fixes (a device's times are distinct here: repeats were set aside).
+        let mut known: HashSet<(i64, DateTime<Utc>)> = HashSet::new();
         let mut pending = HashMap::new();
         for row in rows {
             match row {
-                StoredOrPending { device_id: Some(d), fixed_at: Some(t), .. } => {
-                    *remaining.entry((d, t)).or_default() += 1
+                KnownOrPending { device_id: Some(d), fixed_at: Some(t), .. } => {
+                    known.insert((d, t));
                 }
-                StoredOrPending {
+                KnownOrPending {
                     request_person: Some(p),
                     request_id: Some(id),
                     reason: Some(reason),
@@ -583,10 +627,7 @@ impl Core {
             }
         }
         for (it, _) in items.iter_mut().zip(repeated).filter(|(_, r)| !r) {
-            if let Some(n) = remaining.get_mut(&(devices[it.job].device_id, it.fix.time)).filter(|n| **n > 0) {
-                *n -= 1;
-                it.stored = true;
-            }
+            it.stored = !known.contains(&(devices[it.job].device_id, it.fix.time));
         }
         Ok(pending)
     }
@@ -662,9 +703,9 @@ impl Core {
     }
 }
 
-/// A row of the commit's closing statement: a stored fix, or a person's pending request.
+/// A row of the commit's closing statement: a duplicate (not stored), or a person's pending request.
 #[derive(sqlx::FromRow)]
-struct StoredOrPending {
+struct KnownOrPending {
     device_id: Option<i64>,
     fixed_at: Option<DateTime<Utc>>,
     request_person: Option<i64>,
