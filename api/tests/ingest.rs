@@ -146,6 +146,25 @@ async fn native_batches_are_validated_deduplicated_and_stored() {
     let (status, reply) = native(&server, &auth, &twice);
     assert_eq!((status, reply["accepted"].as_u64(), reply["duplicates"].as_u64()), (200, Some(1), Some(1)), "{reply}");
     assert_eq!(track(&w).len(), before + 1);
+
+    // A known number under a new time is a duplicate; numbers continuing the device's run are
+    // stored (seqs 1, 3 and 5-7 are known here), and then known.
+    let fix = |seq: u64, minutes: i64| json!({"seq": seq, "time": iso(t0 + Duration::minutes(minutes)), "lat": HOME.1, "lon": HOME.0});
+    let counts = |reply: &Value| (reply["accepted"].as_u64(), reply["duplicates"].as_u64());
+    assert_eq!(counts(&native(&server, &auth, &json!({"fixes": [fix(3, 20)]})).1), (Some(0), Some(1)));
+    assert_eq!(counts(&native(&server, &auth, &json!({"fixes": [fix(8, 21), fix(9, 22)]})).1), (Some(2), Some(0)));
+    assert_eq!(counts(&native(&server, &auth, &json!({"fixes": [fix(9, 23), fix(10, 24)]})).1), (Some(1), Some(1)));
+    assert_eq!(
+        counts(&native(&server, &auth, &json!({"fixes": [fix(2, 25), fix(4, 26), fix(6, 27)]})).1),
+        (Some(2), Some(1))
+    );
+    let runs: Vec<(i64, i64)> = sqlx::query_as("SELECT first_seq, last_seq FROM fix_sequence_runs ORDER BY first_seq")
+        .fetch_all(&w.db.pool)
+        .await
+        .unwrap();
+    let recorded: Vec<i64> = runs.iter().flat_map(|&(first, last)| first..=last).collect();
+    assert_eq!(recorded, (1..=10).collect::<Vec<_>>(), "runs {runs:?} record each stored number once");
+    assert!(runs.contains(&(5, 10)), "numbers continuing a run extend it: {runs:?}");
 }
 
 #[tokio::test]

@@ -1,14 +1,16 @@
 -- Batched ingest stored a row and an index entry in fix_sequences for every fix, and probed it
 -- for every fix: with ON CONFLICT on fixes, about 40 % of PostgreSQL's work per batched fix.
--- A phone numbers its fixes consecutively, so the numbers a commit stores for one device form a
--- few runs: one row per run (usually one per device per commit) records the same set.
+-- A phone numbers its fixes consecutively, so the numbers stored for one device form a few runs:
+-- one row per run records the same set. Ingest extends a device's run while its numbers continue
+-- it (an update of last_seq, which no index covers: room is left in each page for the new
+-- version to stay there).
 CREATE TABLE fix_sequence_runs (
     device_id  bigint NOT NULL,
     first_seq  bigint NOT NULL CHECK (first_seq >= 0),
     last_seq   bigint NOT NULL,
     CHECK (last_seq >= first_seq),
     PRIMARY KEY (device_id, first_seq)
-);
+) WITH (fillfactor = 50);
 
 INSERT INTO fix_sequence_runs (device_id, first_seq, last_seq)
 SELECT device_id, min(device_seq), max(device_seq)
@@ -40,6 +42,8 @@ BEGIN
     RETURN NULL;
 END $$;
 CREATE TRIGGER fix_sequence_runs_check_on_insert AFTER INSERT ON fix_sequence_runs REFERENCING NEW TABLE AS new_runs
+    FOR EACH STATEMENT EXECUTE FUNCTION fix_sequence_runs_check();
+CREATE TRIGGER fix_sequence_runs_check_on_update AFTER UPDATE ON fix_sequence_runs REFERENCING NEW TABLE AS new_runs
     FOR EACH STATEMENT EXECUTE FUNCTION fix_sequence_runs_check();
 
 -- Tracks are read through the person's devices and the primary key (a person has a phone or

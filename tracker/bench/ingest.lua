@@ -1,8 +1,10 @@
 -- wrk request generator for POST /ingest/v1/fixes.
--- args: devices token_prefix token batch base_epoch_s run
--- Every fix is unique across runs: per thread a counter g; n = thread*1e9 + g*batch + k;
--- time = base + n microseconds, seq = run*1e10 + n, so neither (device, time) nor
--- (device, seq) ever repeats and acknowledged counts can be checked against the database.
+-- args: devices token_prefix token batch base_epoch_s run threads
+-- Each device is driven by one wrk thread and sends like a phone: its fixes numbered
+-- consecutively (seq = run*1e10 + i for its i-th fix of the run), one second apart from
+-- base_epoch_s, walking about a metre a second. A run's fixes never repeat another run's, so
+-- acknowledged counts can be checked against the database. Requests of one device may still
+-- overtake each other between connections, as a phone's retries do.
 local thread_count = 0
 function setup(thread)
   thread:set("tid", thread_count)
@@ -16,23 +18,37 @@ function init(args)
   batch = tonumber(args[4])
   base = tonumber(args[5])
   run = tonumber(args[6])
+  threads = tonumber(args[7])
+  owned = {}
+  for dev = tid, devices - 1, threads do
+    owned[#owned + 1] = dev
+  end
+  sent = {}
   g = 0
 end
 
-local function iso(us)
-  local s = math.floor(us / 1000000)
-  return os.date("!%Y-%m-%dT%H:%M:%S", s) .. string.format(".%06dZ", us % 1000000)
+local function iso(s)
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", s)
+end
+
+-- a triangle wave: 0, 1, ..., 1999, 2000, 1999, ... (no jump when it turns)
+local function walk(i)
+  local m = i % 4000
+  if m < 2000 then return m else return 4000 - m end
 end
 
 function request()
   g = g + 1
-  local dev = (tid * 7919 + g) % devices
+  local dev = owned[(g % #owned) + 1]
+  local first = sent[dev] or 0
+  sent[dev] = first + batch
   local fixes = {}
   for k = 0, batch - 1 do
-    local n = tid * 1000000000 + g * batch + k
-    local lat = 40.60 + (n % 1000) * 0.0001
-    local lon = 122.20 + (n % 777) * 0.0001
-    fixes[#fixes + 1] = string.format('{"seq":%d,"time":"%s","lat":%.6f,"lon":%.6f,"accuracy_m":15}', run * 10000000000 + n, iso(base * 1000000 + n), lat, lon)
+    local i = first + k
+    local lat = 40.60 + (dev % 50) * 0.001 + walk(i) * 0.00001
+    local lon = 122.20 + math.floor(dev / 50) * 0.001
+    fixes[#fixes + 1] = string.format('{"seq":%d,"time":"%s","lat":%.6f,"lon":%.6f,"accuracy_m":15}',
+      run * 10000000000 + i, iso(base + i), lat, lon)
   end
   local body = '{"fixes":[' .. table.concat(fixes, ",") .. ']}'
   local headers = {}

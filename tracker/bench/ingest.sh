@@ -54,10 +54,12 @@ sql "INSERT INTO devices (person_id, protocol, enrolment_id, token_hash, enrolle
      SELECT p.id, 'native', 'bench' || lpad((row_number() OVER (ORDER BY p.id) - 1)::text, 5, '0'),
             (SELECT token_hash FROM devices LIMIT 1), now() - interval '1 day'
      FROM persons p"
-base=$(( $(date +%s) - 7200 ))
+# Each run sends fixes one second apart from its own base: 6 hours apart, within the day since
+# the devices' enrolment.
+base=$(( $(date +%s) - 23 * 3600 ))
 
 run() { # batch duration connections base run -> prints wrk output
-  wrk -t "$THREADS" -c "$3" -d "$2" --latency -s tracker/bench/ingest.lua "http://$addr" -- "$DEVICES" bench "$token" "$1" "$4" "$5"
+  wrk -t "$THREADS" -c "$3" -d "$2" --latency -s tracker/bench/ingest.lua "http://$addr" -- "$DEVICES" bench "$token" "$1" "$4" "$5" "$THREADS"
 }
 ok_requests() { # wrk output -> 2xx count
   local total non2xx
@@ -69,10 +71,10 @@ ok_requests() { # wrk output -> 2xx count
 echo "warm-up (token cache, connections)..."
 warm=$(run 1 10s "$CONNECTIONS" "$base" 1)
 echo "single-fix requests: $DURATION, $CONNECTIONS connections, $DEVICES devices"
-single=$(run 1 "$DURATION" "$CONNECTIONS" $((base + 2000)) 2)
+single=$(run 1 "$DURATION" "$CONNECTIONS" $((base + 6 * 3600)) 2)
 echo "$single"
 echo "batches of 100: $DURATION, $BATCH_CONNECTIONS connections"
-batch=$(run 100 "$DURATION" "$BATCH_CONNECTIONS" $((base + 4000)) 3)
+batch=$(run 100 "$DURATION" "$BATCH_CONNECTIONS" $((base + 12 * 3600)) 3)
 echo "$batch"
 
 secs=${DURATION%s}

@@ -489,10 +489,10 @@ impl Core {
         items: &mut [Item],
     ) -> Result<HashMap<i64, PendingRequest>, sqlx::Error> {
         // A device's sequence number or time twice in the commit: the later is a duplicate (the
-        // anti-joins below only see what is already stored).
+        // checks below only see what is already stored).
         let mut numbered: HashSet<(i64, i64)> = HashSet::new();
         let mut timed: HashSet<(i64, DateTime<Utc>)> = HashSet::new();
-        let repeated: Vec<bool> = items
+        let mut set_aside: Vec<bool> = items
             .iter()
             .map(|it| {
                 let device = devices[it.job].device_id;
@@ -500,56 +500,58 @@ impl Core {
                 seq_seen || !timed.insert((device, it.fix.time))
             })
             .collect();
-        let fresh: Vec<&Item> = items.iter().zip(&repeated).filter(|(_, r)| !**r).map(|(it, _)| it).collect();
+        // By time: a fix newer than its person's newest stored fix (`driving`) cannot be known
+        // (the person's lock keeps that newest exact), so only late fixes are looked for.
+        let late: Vec<&Item> =
+            items.iter().zip(&set_aside).filter(|(it, r)| !**r && !it.driving).map(|(it, _)| it).collect();
+        if !late.is_empty() {
+            let known = stored_times(tx, devices, &late).await?;
+            for (it, aside) in items.iter().zip(set_aside.iter_mut()) {
+                *aside = *aside || (!it.driving && known.contains(&(devices[it.job].device_id, it.fix.time)));
+            }
+        }
+        let fresh: Vec<&Item> = items.iter().zip(&set_aside).filter(|(_, r)| !**r).map(|(it, _)| it).collect();
         let fx =
             |f: fn(&Item) -> Option<f64>| fresh.iter().map(|&it| f(it).map(|v| v as f32)).collect::<Vec<Option<f32>>>();
         let mut device_ids: Vec<i64> = devices.iter().map(|d| d.device_id).collect();
         device_ids.sort_unstable();
         device_ids.dedup();
-        // Duplicates are found per device, not per fix. By time: a fix newer than its person's
-        // newest stored fix (`driving`) cannot be known (the person's lock keeps that newest
-        // exact); for the others, `late` is each device's window of their times and
-        // `known_times` the fixes already stored in it (a lateral probe per late device: for
-        // phones sending in order, none). By number: `span` is each device's window of numbers
+        // By number, per device rather than per fix: `span` is each device's window of numbers
         // in this commit and `known_seqs` the recorded runs that meet it (runs of a device are
         // disjoint, so those are the one starting last before the window and any starting in
-        // it). Both are MATERIALIZED so that PostgreSQL does not turn them back into a probe per
-        // fix. `judged` marks the known ones; the rest are stored, and only the known come back
-        // (usually none: decoding a row per stored fix cost more than the anti-join). The plain
-        // INSERTs are safe because the persons' locks keep other commits from storing the same
-        // fixes meanwhile; the primary key and the runs' trigger still refuse a duplicate that got
-        // past. The numbers stored are recorded as runs of consecutive numbers (a run's numbers
-        // minus their rank is constant). The data-modifying parts do not see each other's
-        // changes: the requests answered here are left out of the pending ones by id. A device's
-        // last contact is rewritten at most every 30 s: it is read in minutes, and rewriting it
-        // on every commit cost a row version per device per commit.
+        // it); MATERIALIZED, so that PostgreSQL does not turn it back into a probe per fix.
+        // `judged` marks the known ones; the rest are stored, and only the known come back
+        // (usually none). The plain INSERTs are safe because the persons' locks keep other
+        // commits from storing the same fixes meanwhile; the primary key and the runs' trigger
+        // still refuse a duplicate that got past. The numbers stored form runs of consecutive
+        // numbers (a run's numbers minus their rank is constant); a run that continues the
+        // device's previous one (`prior`) extends it, so a phone numbering its fixes in order
+        // keeps one row however many commits it takes. The data-modifying parts do not see each
+        // other's changes: the requests answered here are left out of the pending ones by id. A
+        // device's last contact is rewritten at most every 30 s: it is read in minutes, and
+        // rewriting it on every commit cost a row version per device per commit.
         let rows: Vec<KnownOrPending> = sqlx::query_as(
             "WITH u AS (
                  SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[], $7::text[],
                                       $8::text[], $9::float8[], $10::real[], $11::real[], $12::real[], $13::int8[], $14::bool[],
                                       $15::jsonb[], $16::bool[], $17::bool[])
                       AS u(p, d, t, x, y, acc, src, crs, batt, spd, course, alt, seq, mock, v, imp, driving)),
-                  late AS (
-                 SELECT d, min(t) AS first_t, max(t) AS last_t FROM u WHERE NOT driving GROUP BY d),
-                  known_times AS MATERIALIZED (
-                 SELECT f.device_id, f.fixed_at FROM late
-                 CROSS JOIN LATERAL (SELECT device_id, fixed_at FROM fixes
-                                     WHERE device_id = late.d AND fixed_at BETWEEN late.first_t AND late.last_t) f),
                   span AS (
                  SELECT d, min(seq) AS first_seq, max(seq) AS last_seq FROM u WHERE seq IS NOT NULL GROUP BY d),
+                  prior AS MATERIALIZED (
+                 SELECT span.d, span.first_seq AS window_first, r.first_seq, r.last_seq FROM span
+                 CROSS JOIN LATERAL (SELECT first_seq, last_seq FROM fix_sequence_runs
+                                     WHERE device_id = span.d AND first_seq < span.first_seq
+                                     ORDER BY first_seq DESC LIMIT 1) r),
                   known_seqs AS MATERIALIZED (
+                 SELECT d AS device_id, first_seq, last_seq FROM prior WHERE last_seq >= window_first
+                 UNION ALL
                  SELECT r.device_id, r.first_seq, r.last_seq FROM span
-                 CROSS JOIN LATERAL (
-                     (SELECT * FROM fix_sequence_runs
-                      WHERE device_id = span.d AND first_seq < span.first_seq ORDER BY first_seq DESC LIMIT 1)
-                     UNION ALL
-                     (SELECT * FROM fix_sequence_runs
-                      WHERE device_id = span.d AND first_seq BETWEEN span.first_seq AND span.last_seq)) r
-                 WHERE r.last_seq >= span.first_seq),
+                 CROSS JOIN LATERAL (SELECT device_id, first_seq, last_seq FROM fix_sequence_runs
+                                     WHERE device_id = span.d AND first_seq BETWEEN span.first_seq AND span.last_seq) r),
                   judged AS MATERIALIZED (
                  SELECT u.*,
-                        EXISTS (SELECT 1 FROM known_times k WHERE k.device_id = u.d AND k.fixed_at = u.t)
-                        OR EXISTS (SELECT 1 FROM known_seqs k WHERE k.device_id = u.d AND u.seq BETWEEN k.first_seq AND k.last_seq)
+                        EXISTS (SELECT 1 FROM known_seqs k WHERE k.device_id = u.d AND u.seq BETWEEN k.first_seq AND k.last_seq)
                           AS known
                  FROM u),
                   stored AS (
@@ -557,12 +559,19 @@ impl Core {
                                     speed_mps, course_deg, altitude_m, device_seq, mock, verdicts, implausible)
                  SELECT p, d, t, ST_SetSRID(ST_MakePoint(x, y), 4326), acc, src, crs, batt::smallint, spd, course, alt, seq, mock, v, imp
                  FROM judged WHERE NOT known),
-                  sequenced AS (
-                 INSERT INTO fix_sequence_runs (device_id, first_seq, last_seq)
-                 SELECT d, min(seq), max(seq)
+                  runs AS MATERIALIZED (
+                 SELECT d, min(seq) AS first_seq, max(seq) AS last_seq
                  FROM (SELECT d, seq, seq - row_number() OVER (PARTITION BY d ORDER BY seq) AS run
                        FROM judged WHERE NOT known AND seq IS NOT NULL) s
                  GROUP BY d, run),
+                  extended AS (
+                 UPDATE fix_sequence_runs r SET last_seq = n.last_seq
+                 FROM runs n JOIN prior p ON p.d = n.d AND n.first_seq = p.last_seq + 1
+                 WHERE r.device_id = n.d AND r.first_seq = p.first_seq),
+                  sequenced AS (
+                 INSERT INTO fix_sequence_runs (device_id, first_seq, last_seq)
+                 SELECT d, first_seq, last_seq FROM runs n
+                 WHERE NOT EXISTS (SELECT 1 FROM prior p WHERE p.d = n.d AND n.first_seq = p.last_seq + 1)),
                   newest AS (
                  SELECT DISTINCT ON (p) p AS id, t, x, y FROM judged WHERE driving AND NOT known ORDER BY p, t DESC),
                   moved AS (
@@ -626,7 +635,7 @@ impl Core {
                 _ => {}
             }
         }
-        for (it, _) in items.iter_mut().zip(repeated).filter(|(_, r)| !r) {
+        for (it, _) in items.iter_mut().zip(set_aside).filter(|(_, r)| !r) {
             it.stored = !known.contains(&(devices[it.job].device_id, it.fix.time));
         }
         Ok(pending)
@@ -712,6 +721,41 @@ struct KnownOrPending {
     request_id: Option<i64>,
     reason: Option<String>,
     deadline_at: Option<DateTime<Utc>>,
+}
+
+/// The stored fixes (device, time) among the times of `late`: one probe of the primary key per
+/// device, over the window of its late fixes. Kept out of the commit's main statement, whose
+/// generic plan would otherwise set up a scan of every monthly partition on every commit.
+async fn stored_times(
+    tx: &mut sqlx::PgConnection,
+    devices: &[DeviceInfo],
+    late: &[&Item],
+) -> Result<HashSet<(i64, DateTime<Utc>)>, sqlx::Error> {
+    let mut windows: HashMap<i64, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+    for it in late {
+        let t = it.fix.time;
+        let w = windows.entry(devices[it.job].device_id).or_insert((t, t));
+        *w = (w.0.min(t), w.1.max(t));
+    }
+    let mut ids = Vec::with_capacity(windows.len());
+    let mut from = Vec::with_capacity(windows.len());
+    let mut to = Vec::with_capacity(windows.len());
+    for (d, (a, b)) in windows {
+        ids.push(d);
+        from.push(a);
+        to.push(b);
+    }
+    let rows: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT f.device_id, f.fixed_at FROM UNNEST($1::int8[], $2::timestamptz[], $3::timestamptz[]) AS w(d, first_t, last_t)
+         CROSS JOIN LATERAL (SELECT device_id, fixed_at FROM fixes
+                             WHERE device_id = w.d AND fixed_at BETWEEN w.first_t AND w.last_t) f",
+    )
+    .bind(ids)
+    .bind(from)
+    .bind(to)
+    .fetch_all(tx)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// The most urgent pending location request of each person.
