@@ -156,9 +156,12 @@ impl EmbeddedCluster {
         let conf = self.pgdata.join("postgresql.conf");
         let mut f = fs::OpenOptions::new().append(true).open(&conf).map_err(io_err(&conf))?;
         // JIT off: ingest's statements are short and many; compiling one can cost more than it saves.
+        // Checkpoints at most every 15 min or 4 GB of WAL: at the default 1 GB, sustained batched
+        // ingest checkpointed every few seconds, and each checkpoint makes the next change of every
+        // page write the whole page to WAL (recovery after a crash replays more, in exchange).
         writeln!(
             f,
-            "\n# cctrack embedded cluster\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nmax_connections = 200\nshared_buffers = 256MB\njit = off\nlogging_collector = off",
+            "\n# cctrack embedded cluster\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nmax_connections = 200\nshared_buffers = 256MB\njit = off\nmax_wal_size = 4GB\nmin_wal_size = 1GB\ncheckpoint_timeout = 15min\nlogging_collector = off",
             self.pgdata.display()
         )
         .map_err(io_err(&conf))?;

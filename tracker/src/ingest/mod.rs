@@ -520,8 +520,9 @@ impl Core {
         // in this commit and `known_seqs` the recorded runs that meet it (runs of a device are
         // disjoint, so those are the one starting last before the window and any starting in
         // it); MATERIALIZED, so that PostgreSQL does not turn it back into a probe per fix.
-        // `judged` marks the known ones; the rest are stored, and only the known come back
-        // (usually none). The plain INSERTs are safe because the persons' locks keep other
+        // The fixes not known are stored, and only the known come back (usually none). Each part
+        // reads the columns it needs from the arrays rather than from one CTE of whole rows:
+        // materializing every row again cost more than unnesting a few arrays twice. The plain INSERTs are safe because the persons' locks keep other
         // commits from storing the same fixes meanwhile; the primary key and the runs' trigger
         // still refuse a duplicate that got past. The numbers stored form runs of consecutive
         // numbers (a run's numbers minus their rank is constant); a run that continues the
@@ -531,13 +532,9 @@ impl Core {
         // device's last contact is rewritten at most every 30 s: it is read in minutes, and
         // rewriting it on every commit cost a row version per device per commit.
         let rows: Vec<KnownOrPending> = sqlx::query_as(
-            "WITH u AS (
-                 SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[], $7::text[],
-                                      $8::text[], $9::float8[], $10::real[], $11::real[], $12::real[], $13::int8[], $14::bool[],
-                                      $15::jsonb[], $16::bool[], $17::bool[])
-                      AS u(p, d, t, x, y, acc, src, crs, batt, spd, course, alt, seq, mock, v, imp, driving)),
-                  span AS (
-                 SELECT d, min(seq) AS first_seq, max(seq) AS last_seq FROM u WHERE seq IS NOT NULL GROUP BY d),
+            "WITH span AS (
+                 SELECT d, min(seq) AS first_seq, max(seq) AS last_seq FROM UNNEST($2::int8[], $13::int8[]) AS n(d, seq)
+                 WHERE seq IS NOT NULL GROUP BY d),
                   prior AS MATERIALIZED (
                  SELECT span.d, span.first_seq AS window_first, r.first_seq, r.last_seq FROM span
                  CROSS JOIN LATERAL (SELECT first_seq, last_seq FROM fix_sequence_runs
@@ -549,20 +546,21 @@ impl Core {
                  SELECT r.device_id, r.first_seq, r.last_seq FROM span
                  CROSS JOIN LATERAL (SELECT device_id, first_seq, last_seq FROM fix_sequence_runs
                                      WHERE device_id = span.d AND first_seq BETWEEN span.first_seq AND span.last_seq) r),
-                  judged AS MATERIALIZED (
-                 SELECT u.*,
-                        EXISTS (SELECT 1 FROM known_seqs k WHERE k.device_id = u.d AND u.seq BETWEEN k.first_seq AND k.last_seq)
-                          AS known
-                 FROM u),
                   stored AS (
                  INSERT INTO fixes (person_id, device_id, fixed_at, position, accuracy_m, source, input_crs, battery_pct,
                                     speed_mps, course_deg, altitude_m, device_seq, mock, verdicts, implausible)
                  SELECT p, d, t, ST_SetSRID(ST_MakePoint(x, y), 4326), acc, src, crs, batt::smallint, spd, course, alt, seq, mock, v, imp
-                 FROM judged WHERE NOT known),
+                 FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[], $7::text[],
+                             $8::text[], $9::float8[], $10::real[], $11::real[], $12::real[], $13::int8[], $14::bool[],
+                             $15::jsonb[], $16::bool[])
+                      AS u(p, d, t, x, y, acc, src, crs, batt, spd, course, alt, seq, mock, v, imp)
+                 WHERE NOT EXISTS (SELECT 1 FROM known_seqs k WHERE k.device_id = u.d AND u.seq BETWEEN k.first_seq AND k.last_seq)),
                   runs AS MATERIALIZED (
                  SELECT d, min(seq) AS first_seq, max(seq) AS last_seq
                  FROM (SELECT d, seq, seq - row_number() OVER (PARTITION BY d ORDER BY seq) AS run
-                       FROM judged WHERE NOT known AND seq IS NOT NULL) s
+                       FROM UNNEST($2::int8[], $13::int8[]) AS n(d, seq)
+                       WHERE seq IS NOT NULL
+                         AND NOT EXISTS (SELECT 1 FROM known_seqs k WHERE k.device_id = n.d AND n.seq BETWEEN k.first_seq AND k.last_seq)) s
                  GROUP BY d, run),
                   extended AS (
                  UPDATE fix_sequence_runs r SET last_seq = n.last_seq
@@ -573,7 +571,12 @@ impl Core {
                  SELECT d, first_seq, last_seq FROM runs n
                  WHERE NOT EXISTS (SELECT 1 FROM prior p WHERE p.d = n.d AND n.first_seq = p.last_seq + 1)),
                   newest AS (
-                 SELECT DISTINCT ON (p) p AS id, t, x, y FROM judged WHERE driving AND NOT known ORDER BY p, t DESC),
+                 SELECT DISTINCT ON (p) p AS id, t, x, y
+                 FROM UNNEST($1::int8[], $2::int8[], $3::timestamptz[], $4::float8[], $5::float8[], $13::int8[], $17::bool[])
+                      AS n(p, d, t, x, y, seq, driving)
+                 WHERE driving
+                   AND NOT EXISTS (SELECT 1 FROM known_seqs k WHERE k.device_id = n.d AND n.seq BETWEEN k.first_seq AND k.last_seq)
+                 ORDER BY p, t DESC),
                   moved AS (
                  UPDATE persons p SET last_fix_at = n.t, last_fix_position = ST_SetSRID(ST_MakePoint(n.x, n.y), 4326)
                  FROM newest n WHERE p.id = n.id),
@@ -587,7 +590,8 @@ impl Core {
                  WHERE id = ANY($18) AND (last_contact_at IS NULL OR last_contact_at < now() - interval '30 seconds'))
              SELECT d AS device_id, t AS fixed_at, NULL::int8 AS request_person, NULL::int8 AS request_id, NULL::text AS reason,
                     NULL::timestamptz AS deadline_at
-             FROM judged WHERE known
+             FROM UNNEST($2::int8[], $3::timestamptz[], $13::int8[]) AS n(d, t, seq)
+             WHERE EXISTS (SELECT 1 FROM known_seqs k WHERE k.device_id = n.d AND n.seq BETWEEN k.first_seq AND k.last_seq)
              UNION ALL
              (SELECT DISTINCT ON (person_id) NULL, NULL, person_id, id, reason, deadline_at FROM location_requests
               WHERE person_id = ANY($19) AND state = 'pending' AND deadline_at > now()
