@@ -1,6 +1,11 @@
 //! `cctrack`: the server and its command line. Thin: parsing lives in [`api::cli`], each
 //! command in [`api::commands`].
 
+// Ingest allocates many small, short-lived values per fix (JSON, rows); mimalloc serves them with
+// less contention and less bookkeeping than glibc's malloc, which a profile showed at 8 % of the machine.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {

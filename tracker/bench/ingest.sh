@@ -47,16 +47,17 @@ office=$(sql "WITH c AS (INSERT INTO organisations (kind, name, adcode) VALUES (
               INSERT INTO organisations (kind, parent_id, name) SELECT 'office', id, '跃进司法所' FROM k RETURNING id")
 sql "INSERT INTO persons (office_id, name, correction_type, term_start, term_end, level)
      SELECT $office, 'bench' || i, 'probation', '2026-01-01', '2030-01-01', 'ordinary' FROM generate_series(0, $DEVICES - 1) i"
-sql "INSERT INTO legal_bases (person_id, kind, starts_at, document_ref) SELECT id, 'consent', now() - interval '2 days', 'bench' FROM persons"
+sql "INSERT INTO legal_bases (person_id, kind, starts_at, document_ref) SELECT id, 'consent', now() - interval '9 days', 'bench' FROM persons"
 first=$(sql "SELECT min(id) FROM persons")
 token=$("$bin" device enrol --data-dir "$dir" --person "$first" --protocol native --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 sql "INSERT INTO devices (person_id, protocol, enrolment_id, token_hash, enrolled_at)
      SELECT p.id, 'native', 'bench' || lpad((row_number() OVER (ORDER BY p.id) - 1)::text, 5, '0'),
-            (SELECT token_hash FROM devices LIMIT 1), now() - interval '1 day'
+            (SELECT token_hash FROM devices LIMIT 1), now() - interval '8 days'
      FROM persons p"
-# Each run sends fixes one second apart from its own base: 6 hours apart, within the day since
-# the devices' enrolment.
-base=$(( $(date +%s) - 23 * 3600 ))
+# Each run sends fixes one second apart from its own base, two days apart, within the week since
+# the devices' enrolment: no run reaches another's times nor the present, even at 100 k fixes/s
+# for several minutes.
+base=$(( $(date +%s) - 7 * 86400 + 3600 ))
 
 run() { # batch duration connections base run -> prints wrk output
   wrk -t "$THREADS" -c "$3" -d "$2" --latency -s tracker/bench/ingest.lua "http://$addr" -- "$DEVICES" bench "$token" "$1" "$4" "$5" "$THREADS"
@@ -71,10 +72,10 @@ ok_requests() { # wrk output -> 2xx count
 echo "warm-up (token cache, connections)..."
 warm=$(run 1 10s "$CONNECTIONS" "$base" 1)
 echo "single-fix requests: $DURATION, $CONNECTIONS connections, $DEVICES devices"
-single=$(run 1 "$DURATION" "$CONNECTIONS" $((base + 6 * 3600)) 2)
+single=$(run 1 "$DURATION" "$CONNECTIONS" $((base + 2 * 86400)) 2)
 echo "$single"
 echo "batches of 100: $DURATION, $BATCH_CONNECTIONS connections"
-batch=$(run 100 "$DURATION" "$BATCH_CONNECTIONS" $((base + 12 * 3600)) 3)
+batch=$(run 100 "$DURATION" "$BATCH_CONNECTIONS" $((base + 4 * 86400)) 3)
 echo "$batch"
 
 secs=${DURATION%s}

@@ -161,7 +161,7 @@ impl EmbeddedCluster {
         // page write the whole page to WAL (recovery after a crash replays more, in exchange).
         writeln!(
             f,
-            "\n# cctrack embedded cluster\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nmax_connections = 200\nshared_buffers = 256MB\njit = off\nmax_wal_size = 4GB\nmin_wal_size = 1GB\ncheckpoint_timeout = 15min\nlogging_collector = off",
+            "\n# cctrack embedded cluster\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nmax_connections = 200\nshared_buffers = 256MB\njit = off\nmax_wal_size = 4GB\nwal_compression = lz4\nmin_wal_size = 1GB\ncheckpoint_timeout = 15min\nlogging_collector = off",
             self.pgdata.display()
         )
         .map_err(io_err(&conf))?;
