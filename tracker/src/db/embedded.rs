@@ -20,6 +20,19 @@ use std::process::{Command, Output};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
+/// Settings given at every start, so that clusters made by earlier versions get them too.
+/// JIT off: ingest's statements are short and many; compiling one can cost more than it saves.
+/// Checkpoints at most every 15 min or 4 GB of WAL: at the default 1 GB, sustained batched ingest
+/// checkpointed every few seconds, and each checkpoint makes the next change of every page write
+/// the whole page to WAL (compressed with lz4); recovery after a crash replays more, in exchange.
+const TUNING: &[(&str, &str)] = &[
+    ("jit", "off"),
+    ("max_wal_size", "4GB"),
+    ("min_wal_size", "1GB"),
+    ("checkpoint_timeout", "15min"),
+    ("wal_compression", "lz4"),
+];
+
 /// Debian package that provides the PostgreSQL server binaries and PostGIS.
 pub const SERVER_PACKAGE: &str = "postgresql-15";
 pub const POSTGIS_PACKAGE: &str = "postgresql-15-postgis-3";
@@ -155,13 +168,9 @@ impl EmbeddedCluster {
         check("initdb", &out?)?;
         let conf = self.pgdata.join("postgresql.conf");
         let mut f = fs::OpenOptions::new().append(true).open(&conf).map_err(io_err(&conf))?;
-        // JIT off: ingest's statements are short and many; compiling one can cost more than it saves.
-        // Checkpoints at most every 15 min or 4 GB of WAL: at the default 1 GB, sustained batched
-        // ingest checkpointed every few seconds, and each checkpoint makes the next change of every
-        // page write the whole page to WAL (recovery after a crash replays more, in exchange).
         writeln!(
             f,
-            "\n# cctrack embedded cluster\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nmax_connections = 200\nshared_buffers = 256MB\njit = off\nmax_wal_size = 4GB\nwal_compression = lz4\nmin_wal_size = 1GB\ncheckpoint_timeout = 15min\nlogging_collector = off",
+            "\n# cctrack embedded cluster\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nmax_connections = 200\nshared_buffers = 256MB\nlogging_collector = off",
             self.pgdata.display()
         )
         .map_err(io_err(&conf))?;
@@ -183,7 +192,11 @@ impl EmbeddedCluster {
                 .arg("-l")
                 .arg(log)
                 .args(["-w", "-t", "120", "-o"])
-                .arg(format!("-p {}", self.port))
+                .arg(format!(
+                    "-p {} {}",
+                    self.port,
+                    TUNING.iter().map(|(k, v)| format!("-c {k}={v}")).collect::<Vec<_>>().join(" ")
+                ))
                 .arg("start"),
         )?;
         check("pg_ctl start", &out).map_err(|e| match e {
