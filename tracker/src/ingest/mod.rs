@@ -522,15 +522,16 @@ impl Core {
         // it); MATERIALIZED, so that PostgreSQL does not turn it back into a probe per fix.
         // The fixes not known are stored, and only the known come back (usually none). Each part
         // reads the columns it needs from the arrays rather than from one CTE of whole rows:
-        // materializing every row again cost more than unnesting a few arrays twice. The plain INSERTs are safe because the persons' locks keep other
-        // commits from storing the same fixes meanwhile; the primary key and the runs' trigger
-        // still refuse a duplicate that got past. The numbers stored form runs of consecutive
-        // numbers (a run's numbers minus their rank is constant); a run that continues the
-        // device's previous one (`prior`) extends it, so a phone numbering its fixes in order
-        // keeps one row however many commits it takes. The data-modifying parts do not see each
-        // other's changes: the requests answered here are left out of the pending ones by id. A
-        // device's last contact is rewritten at most every 30 s: it is read in minutes, and
-        // rewriting it on every commit cost a row version per device per commit.
+        // materializing every row again cost more than unnesting a few arrays twice. The plain
+        // INSERTs are safe because the persons' locks keep other commits from storing the same
+        // fixes meanwhile; the primary key and the runs' trigger still refuse a duplicate that
+        // got past. The numbers stored form runs of consecutive numbers (a run's numbers minus
+        // their rank is constant); a run that continues the device's previous one (`prior`)
+        // extends it, so a phone numbering its fixes in order keeps one row however many commits
+        // it takes. The data-modifying parts do not see each other's changes: the requests
+        // answered here are left out of the pending ones by id. A device's last contact is
+        // rewritten at most every 30 s: it is read in minutes, and rewriting it on every commit
+        // cost a row version per device per commit.
         let rows: Vec<KnownOrPending> = sqlx::query_as(
             "WITH span AS (
                  SELECT d, min(seq) AS first_seq, max(seq) AS last_seq FROM UNNEST($2::int8[], $13::int8[]) AS n(d, seq)
