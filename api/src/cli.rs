@@ -103,8 +103,12 @@ pub struct PersonAddArgs {
 pub enum DeviceCommand {
     /// Enrol a phone: prints the enrolment id and a token shown once, and how to set up the app.
     Enrol(EnrolArgs),
-    /// Retire a phone (lost, replaced): its token stops working; its fixes are kept.
+    /// Retire a phone (lost, replaced): its credential stops working at once in every cctrack
+    /// process; its fixes are kept.
     Retire(RetireArgs),
+    /// Replace a phone's credentials in one step (a Traccar Client identifier that may have been
+    /// seen, a lost token): retires it and enrols a new one for the same person and protocol.
+    Reenrol(RetireArgs),
 }
 
 #[derive(Debug, Args)]

@@ -7,29 +7,78 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
+use tracker::login::LoginPolicy;
+
 use crate::cli::GlobalArgs;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_OSMAND_LISTEN: &str = "127.0.0.1:5055";
 pub const DEFAULT_DATA_DIR: &str = "./var";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub osmand_listen: SocketAddr,
     pub data_dir: PathBuf,
-    /// `None`: the embedded PostGIS cluster under `data_dir`.
+    /// `None`: the embedded PostGIS cluster under `data_dir`. May carry a password: never
+    /// printed (see the `Debug` impl).
     pub database_url: Option<String>,
+    /// Limits on failed staff logins.
+    pub login: LoginPolicy,
+}
+
+/// Shows everything but the database URL's password.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("osmand_listen", &self.osmand_listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("login", &self.login)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "***".to_string() };
+    let (authority, tail) = rest.split_once('/').map_or((rest, None), |(a, t)| (a, Some(t)));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    // A password may also come as a query parameter.
+    let tail = tail.map(|t| match t.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| if kv.starts_with("password=") { "password=***".to_string() } else { kv.to_string() })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => t.to_string(),
+    });
+    match tail {
+        Some(t) => format!("{scheme}://{authority}/{t}"),
+        None => format!("{scheme}://{authority}"),
+    }
 }
 
 /// The file's shape; unknown keys are refused so that a typo does not silently do nothing.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
     osmand_listen: Option<String>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    login_max_failures: Option<u32>,
+    login_max_failures_per_address: Option<u32>,
+    login_lockout_minutes: Option<u32>,
 }
 
 impl Config {
@@ -72,8 +121,41 @@ impl Config {
                 bail!("database_url: expected postgres://user:password@host:port/database");
             }
         }
-        Ok(Config { listen, osmand_listen, data_dir, database_url })
+        let defaults = LoginPolicy::default();
+        let login = LoginPolicy {
+            max_failures_per_account: count(
+                "login_max_failures",
+                env("CCTRACK_LOGIN_MAX_FAILURES"),
+                file.login_max_failures,
+                defaults.max_failures_per_account,
+            )?,
+            max_failures_per_address: count(
+                "login_max_failures_per_address",
+                env("CCTRACK_LOGIN_MAX_FAILURES_PER_ADDRESS"),
+                file.login_max_failures_per_address,
+                defaults.max_failures_per_address,
+            )?,
+            lockout: std::time::Duration::from_secs(
+                60 * u64::from(count(
+                    "login_lockout_minutes",
+                    env("CCTRACK_LOGIN_LOCKOUT_MINUTES"),
+                    file.login_lockout_minutes,
+                    (defaults.lockout.as_secs() / 60) as u32,
+                )?),
+            ),
+        };
+        Ok(Config { listen, osmand_listen, data_dir, database_url, login })
     }
+}
+
+/// A whole number ≥ 1 from the environment (wins) or the file, or the default; errors name `key`.
+fn count(key: &str, env: Option<String>, file: Option<u32>, default: u32) -> anyhow::Result<u32> {
+    let n = match env {
+        Some(text) => text.trim().parse::<u32>().with_context(|| format!("{key}: {text:?} is not a whole number"))?,
+        None => file.unwrap_or(default),
+    };
+    anyhow::ensure!(n >= 1, "{key}: must be at least 1");
+    Ok(n)
 }
 
 /// A flag wins; otherwise the environment or file text (named `key` in errors), or the default.
@@ -131,6 +213,34 @@ mod tests {
         let env = |k: &str| (k == "CCTRACK_DATABASE_URL").then(|| "mysql://x".to_string());
         let err = Config::load_from(&global(), (None, None), env).unwrap_err();
         assert!(format!("{err:#}").contains("database_url"), "{err:#}");
+    }
+
+    #[test]
+    fn the_database_password_is_never_shown() {
+        let env = |k: &str| {
+            (k == "CCTRACK_DATABASE_URL")
+                .then(|| "postgres://cctrack:s3cret@db:5432/cctrack?sslmode=require".to_string())
+        };
+        let c = Config::load_from(&global(), (None, None), env).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret") && shown.contains("cctrack:***@db:5432/cctrack"), "{shown}");
+        assert_eq!(redact_url("postgres://u@h/d?host=/tmp&password=x"), "postgres://u@h/d?host=/tmp&password=***");
+    }
+
+    #[test]
+    fn login_limits_are_configurable_and_checked() {
+        let c = Config::load_from(&global(), (None, None), |_| None).unwrap();
+        assert_eq!((c.login.max_failures_per_account, c.login.lockout.as_secs()), (10, 900));
+        let env = |k: &str| match k {
+            "CCTRACK_LOGIN_MAX_FAILURES" => Some("3".to_string()),
+            "CCTRACK_LOGIN_LOCKOUT_MINUTES" => Some("1".to_string()),
+            _ => None,
+        };
+        let c = Config::load_from(&global(), (None, None), env).unwrap();
+        assert_eq!((c.login.max_failures_per_account, c.login.lockout.as_secs()), (3, 60));
+        let env = |k: &str| (k == "CCTRACK_LOGIN_MAX_FAILURES").then(|| "0".to_string());
+        let err = Config::load_from(&global(), (None, None), env).unwrap_err();
+        assert!(format!("{err:#}").contains("login_max_failures"), "{err:#}");
     }
 
     #[test]

@@ -16,13 +16,17 @@ pub enum ApiError {
     /// 403: an identifier that is unknown, retired or not allowed (never says which).
     #[error("unknown device")]
     UnknownDevice,
-    /// 403 for a signed-in staff member: the record is outside their organisation or their role
-    /// may not change it.
+    /// 403 for a signed-in staff member whose role may not do this to a record they can see.
+    /// (A record outside their organisation is [`ApiError::NotFound`], as if it did not exist.)
     #[error("forbidden: {0}")]
     Forbidden(String),
-    /// 404: no such record (for staff who could see it if it existed).
+    /// 404: no such record, or none the caller may see: the two answers are identical.
     #[error("not found: {0}")]
     NotFound(String),
+    /// 429: too many failed logins for this account or from this address; retry after the
+    /// given number of seconds, whatever the password.
+    #[error("too many failed logins")]
+    TooManyAttempts { retry_after_s: u64 },
     /// 503: the database is unavailable; nothing was stored, retry later.
     #[error("temporarily unavailable")]
     Unavailable,
@@ -45,15 +49,26 @@ impl From<tracker::ingest::IngestError> for ApiError {
                 ApiError::Unavailable
             }
             tracker::ingest::IngestError::Stopped => ApiError::Unavailable,
+            // Handlers answer this as their protocol answers an unknown device; reaching here
+            // would be a bug.
             other => ApiError::Internal(other.into()),
         }
     }
 }
 
+/// Only an unreachable database is a 503: a statement the database refused is our bug (inputs
+/// are validated before they reach it), a 500 that is logged.
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        tracing::warn!(error = %e, "database error");
-        ApiError::Unavailable
+        match tracker::db::classify(&e) {
+            tracker::db::Failure::Unavailable => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::Unavailable
+            }
+            tracker::db::Failure::Refused => {
+                ApiError::Internal(anyhow::Error::new(e).context("database refused a statement"))
+            }
+        }
     }
 }
 
@@ -78,7 +93,18 @@ impl IntoResponse for ApiError {
                 (StatusCode::FORBIDDEN, Json(json!({"error": "unknown device"}))).into_response()
             }
             ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, Json(json!({"error": why}))).into_response(),
-            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, Json(json!({"error": what}))).into_response(),
+            ApiError::NotFound(what) => {
+                (StatusCode::NOT_FOUND, Json(json!({"error": format!("not found: {what}")}))).into_response()
+            }
+            ApiError::TooManyAttempts { retry_after_s } => {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(json!({"error": "too many failed logins: try again later", "retry_after_s": retry_after_s})),
+                )
+                    .into_response();
+                r.headers_mut().insert(header::RETRY_AFTER, retry_after_s.into());
+                r
+            }
             ApiError::Unavailable => {
                 let mut r =
                     (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "temporarily unavailable, retry later"})))

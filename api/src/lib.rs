@@ -3,9 +3,11 @@
 //! `api` is the only crate that speaks HTTP; nothing imports it.
 //! - [`cli`]: the command-line grammar; [`commands`]: one module per command;
 //! - [`config`]: `cctrack.toml` + `CCTRACK_*` environment variables;
-//! - [`server`]: the axum application (one state struct, one router per feature);
+//! - [`server`]: the axum application (one state struct, one router per feature) and
+//!   `Application`, the one start-up path of the server, the demo and the tests;
 //! - [`ingest`]: the ingest listeners (native, OsmAnd, OwnTracks); [`error`]: HTTP outcomes;
-//! - [`staff_api`]: `/api/v1` for staff (basic auth, organisation scope); [`basic_auth`];
+//! - [`staff`]: `/api/v1` for staff (basic auth, organisation scope), one module per resource;
+//!   [`basic_auth`];
 //! - [`telemetry`]: logging set-up.
 
 pub mod basic_auth;
@@ -15,5 +17,5 @@ pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod server;
-pub mod staff_api;
+pub mod staff;
 pub mod telemetry;

@@ -1,4 +1,5 @@
-//! The axum application: one state struct, one router per feature, graceful shutdown.
+//! The axum application: one state struct, one router per feature, graceful shutdown, and
+//! [`Application`], the one start-up path of `cctrack serve`, the demo and the tests.
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -11,8 +12,12 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tracker::device::DeviceDirectory;
 use tracker::ingest::{IngestConfig, Ingestor};
+use tracker::login::{LoginPolicy, Logins};
+
+use crate::config::Config;
 
 /// Shared by every handler; cheap to clone (everything is behind an `Arc`).
 #[derive(Clone)]
@@ -20,15 +25,17 @@ pub struct AppState {
     pub pool: PgPool,
     pub ingestor: Arc<Ingestor>,
     pub devices: Arc<DeviceDirectory>,
+    pub logins: Arc<Logins>,
     /// Where the Traccar Client listener is, for enrolment replies.
     pub osmand_addr: Option<std::net::SocketAddr>,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, ingest: IngestConfig) -> Self {
+    pub fn new(pool: PgPool, ingest: IngestConfig, login: LoginPolicy) -> Self {
         AppState {
             ingestor: Arc::new(Ingestor::start(pool.clone(), ingest)),
             devices: Arc::new(DeviceDirectory::new(pool.clone())),
+            logins: Arc::new(Logins::new(pool.clone(), login)),
             osmand_addr: None,
             pool,
         }
@@ -40,8 +47,63 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(crate::ingest::router())
-        .merge(crate::staff_api::router())
+        .merge(crate::staff::router())
         .with_state(state)
+}
+
+/// The server with its listeners bound (ports known before serving, so tests use port 0).
+pub struct Application {
+    main: TcpListener,
+    osmand: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds the configured listeners and starts the ingest pipeline on `pool` (migrated).
+    pub async fn build(config: &Config, pool: PgPool) -> anyhow::Result<Application> {
+        use anyhow::Context;
+        let main = bind(config.listen).await.with_context(|| format!("listen: cannot bind {}", config.listen))?;
+        let osmand = bind(config.osmand_listen)
+            .await
+            .with_context(|| format!("osmand_listen: cannot bind {}", config.osmand_listen))?;
+        let osmand_addr = osmand.local_addr()?;
+        let state =
+            AppState { osmand_addr: Some(osmand_addr), ..AppState::new(pool, IngestConfig::default(), config.login) };
+        Ok(Application { main, osmand, state })
+    }
+
+    pub fn main_addr(&self) -> SocketAddr {
+        self.main.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn osmand_addr(&self) -> SocketAddr {
+        self.osmand.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, with the caches' watchers beside; then finishes
+    /// in-flight requests, stops the watchers and waits for them.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let stop = CancellationToken::new();
+        let watchers = [
+            tokio::spawn(self.state.ingestor.watch_fences(stop.clone())),
+            tokio::spawn(self.state.devices.clone().watch(stop.clone())),
+        ];
+        let served = serve(self.main, self.osmand, self.state, shutdown).await;
+        stop.cancel();
+        for w in watchers {
+            if let Err(e) = w.await {
+                tracing::error!(error = %e, "a cache watcher failed");
+            }
+        }
+        served
+    }
 }
 
 /// 200 once the server is ready and its database answers; 503 otherwise.
@@ -74,7 +136,9 @@ pub async fn serve(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let main_server = axum::serve(main, router(state.clone())).with_graceful_shutdown(stopped(stop_rx.clone()));
+    // With the peer's address: logins are limited per client address.
+    let main_server = axum::serve(main, router(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(stopped(stop_rx.clone()));
     let osmand_server =
         axum::serve(osmand, crate::ingest::osmand_router(state)).with_graceful_shutdown(stopped(stop_rx));
     let signal = async move {

@@ -123,13 +123,13 @@ async fn staff_enrol_and_retire_phones_within_their_organisation() {
     assert_eq!(status, 201, "{e}");
     assert!(e["setup"]["authorization"].as_str().unwrap().starts_with("Bearer "));
 
-    // Refusals: wrong password or none (401), another county's office and the auditor (403),
-    // an unknown person (404), bad fields (400 naming them).
+    // Refusals: wrong password or none (401), another county's office (404, as for a person
+    // that does not exist), the auditor (403), an unknown person (404), bad fields (400 naming them).
     for (auth, want) in [
         (basic("li.office", "wrong"), 401),
         (basic("nobody", "pass-word-1"), 401),
         ("Bearer x.y".to_string(), 401),
-        (basic("zhao.other", "pass-word-1"), 403),
+        (basic("zhao.other", "pass-word-1"), 404),
         (basic("auditor1", "pass-word-1"), 403),
     ] {
         let (status, body) = call(&server, "POST", &path, &auth, &json!({}));
@@ -146,7 +146,7 @@ async fn staff_enrol_and_retire_phones_within_their_organisation() {
 
     // Retiring: another county may not; the office may; the phone is refused at once.
     let retire = format!("/api/v1/devices/{enrolment}");
-    assert_eq!(call(&server, "DELETE", &retire, &basic("zhao.other", "pass-word-1"), &json!({})).0, 403);
+    assert_eq!(call(&server, "DELETE", &retire, &basic("zhao.other", "pass-word-1"), &json!({})).0, 404);
     let (status, r) = call(&server, "DELETE", &retire, &ok, &json!({}));
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["person_id"], person);
@@ -167,5 +167,58 @@ async fn staff_enrol_and_retire_phones_within_their_organisation() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    server.stop();
+}
+
+/// Retirement takes effect at once in every cctrack process: two servers on one database, each
+/// having accepted (and cached) the phone, refuse it the moment a third process retires it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_phone_is_refused_at_once_by_every_process() {
+    let db = cctrack_tests::TestDb::new().await.unwrap();
+    let office = common::office(&db).await;
+    let person = common::add_person(&db, office, "李四");
+    let (enrolment, _) = common::enrol_phone(&db, person, "osmand").await;
+    let (a, b) = (Server::start(&db.url), Server::start(&db.url));
+    let send = |server: &Server, minutes_ago: i64| {
+        let t = chrono::Utc::now().timestamp() - 60 * minutes_ago;
+        http(&server.osmand, "GET", &format!("/?id={enrolment}&timestamp={t}&lat=40.667&lon=122.235"), &[], b"").0
+    };
+    assert_eq!((send(&a, 10), send(&b, 9)), (200, 200), "both servers know the phone");
+    run_json(cctrack(&db.url).args(["device", "retire", "--enrolment-id", &enrolment, "--json"]));
+    assert_eq!((send(&a, 8), send(&b, 7)), (403, 403), "refused at once by both");
+    let fixes: i64 = sqlx::query_scalar("SELECT count(*) FROM fixes").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(fixes, 2);
+    let out = cctrack(&db.url).args(["device", "reenrol", "--enrolment-id", &enrolment]).output().unwrap();
+    assert!(!out.status.success(), "a retired phone cannot be re-enrolled");
+    a.stop();
+    b.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reenrolment_replaces_the_credential_in_one_step() {
+    let db = cctrack_tests::TestDb::new().await.unwrap();
+    let office = common::office(&db).await;
+    let person = common::add_person(&db, office, "王五");
+    let (old, _) = common::enrol_phone(&db, person, "osmand").await;
+    let server = Server::start(&db.url);
+    let t = chrono::Utc::now().timestamp() - 60;
+    let post =
+        |id: &str| http(&server.osmand, "GET", &format!("/?id={id}&timestamp={t}&lat=40.667&lon=122.235"), &[], b"").0;
+    assert_eq!(post(&old), 200);
+    let r = run_json(cctrack(&db.url).args(["device", "reenrol", "--enrolment-id", &old, "--json"]));
+    let new = r["enrolled"]["enrolment_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (r["retired"]["enrolment_id"].as_str(), r["enrolled"]["person_id"].as_i64()),
+        (Some(old.as_str()), Some(person))
+    );
+    assert_eq!(r["enrolled"]["protocol"], "osmand");
+    assert_eq!(new.len(), 20, "{new}: ~103 random bits");
+    assert_eq!(post(&old), 403, "the old identifier is dead");
+    sqlx::query("UPDATE devices SET enrolled_at = now() - interval '1 hour' WHERE enrolment_id = $1")
+        .bind(&new)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(post(&new), 200, "the new one works");
     server.stop();
 }

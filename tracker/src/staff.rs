@@ -71,7 +71,7 @@ pub struct Principal {
 }
 
 impl Role {
-    fn parse(s: &str) -> Option<Role> {
+    pub(crate) fn parse(s: &str) -> Option<Role> {
         [Role::OfficeStaff, Role::CountyAdmin, Role::CityAdmin, Role::Auditor].into_iter().find(|r| r.as_str() == s)
     }
 
@@ -79,30 +79,6 @@ impl Role {
     pub fn may_change_records(self) -> bool {
         self != Role::Auditor
     }
-}
-
-/// The active account `username` if `password` is its password. The hash is checked off the
-/// executor; an unknown username costs the same as a wrong password (no timing hint).
-pub async fn authenticate(
-    pool: &sqlx::PgPool,
-    username: &str,
-    password: &str,
-) -> Result<Option<Principal>, sqlx::Error> {
-    let row: Option<(i64, i64, String, String)> =
-        sqlx::query_as("SELECT id, organisation_id, role, password_hash FROM staff WHERE username = $1 AND active")
-            .bind(username)
-            .fetch_optional(pool)
-            .await?;
-    // A well-formed hash of nothing in particular, so that unknown accounts take as long.
-    const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0Qm2t3V1e2W0cXJmYnF2eGx0a0xJbm1jTnB0cHhYR0E";
-    let hash = row.as_ref().map_or(DECOY.to_string(), |r| r.3.clone());
-    let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || crate::secret::verify(&password, &hash))
-        .await
-        .expect("password verification panicked");
-    Ok(row.filter(|_| ok).and_then(|(id, organisation_id, role, _)| {
-        Some(Principal { id, username: username.to_string(), organisation_id, role: Role::parse(&role)? })
-    }))
 }
 
 /// Whether `person`'s office lies in `staff`'s organisation subtree; `None` if there is no such

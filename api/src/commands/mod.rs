@@ -49,6 +49,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Device(crate::cli::DeviceCommand::Retire(args)) => {
             one_shot(&global, |pool| records::retire(pool, args)).await
         }
+        Command::Device(crate::cli::DeviceCommand::Reenrol(args)) => {
+            one_shot(&global, |pool| records::reenrol(pool, args)).await
+        }
         Command::Fence(crate::cli::FenceCommand::Add(args)) => {
             one_shot(&global, |pool| records::add_fence(pool, args)).await
         }

@@ -116,12 +116,28 @@ pub async fn retire(pool: sqlx::PgPool, a: RetireArgs) -> anyhow::Result<()> {
         json_line(&retired)
     } else {
         emit(&format!(
-            "device {} of person {} retired (a running server stops accepting it within {} minutes)\n",
-            retired.enrolment_id,
-            retired.person_id,
-            tracker::device::CACHE_TTL.as_secs() / 60
+            "device {} of person {} retired: every running cctrack refuses it from now on\n",
+            retired.enrolment_id, retired.person_id
         ))
     }
+}
+
+pub async fn reenrol(pool: sqlx::PgPool, a: RetireArgs) -> anyhow::Result<()> {
+    let (retired, e) = tracker::device::reenrol(&pool, &a.enrolment_id, None)
+        .await?
+        .ok_or_else(|| anyhow!("--enrolment-id: no active device {:?}", a.enrolment_id))?;
+    if a.json {
+        return json_line(&serde_json::json!({"retired": retired, "enrolled": e}));
+    }
+    emit(&format!(
+        "device {} retired; device {} enrolled for person {} ({})\n  enrolment id: {}\n  token (shown once): {}\n",
+        retired.enrolment_id,
+        e.device_id,
+        e.person_id,
+        e.protocol.as_str(),
+        e.enrolment_id,
+        e.token
+    ))
 }
 
 pub async fn add_fence(pool: sqlx::PgPool, a: FenceAddArgs) -> anyhow::Result<()> {

@@ -3,7 +3,7 @@
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::server::{self, AppState};
+use crate::server;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
@@ -42,19 +42,12 @@ async fn serve_until_signal(
         }
         Mode::Serve => Vec::new(),
     };
-    let listener =
-        server::bind(config.listen).await.with_context(|| format!("listen: cannot bind {}", config.listen))?;
-    let osmand = server::bind(config.osmand_listen)
-        .await
-        .with_context(|| format!("osmand_listen: cannot bind {}", config.osmand_listen))?;
-    let addr = listener.local_addr()?;
-    let osmand_addr = osmand.local_addr()?;
+    let app = server::Application::build(config, pool.clone()).await?;
+    let (addr, osmand_addr) = (app.main_addr(), app.osmand_addr());
     tracing::info!(%addr, %osmand_addr, "cctrack listening");
     // Scripts and tests wait for these lines; the main one comes last.
     println!("cctrack osmand listening on http://{osmand_addr} (Traccar Client server URL)");
     println!("cctrack listening on http://{addr} (health: http://{addr}/healthz)");
-    let state = AppState { osmand_addr: Some(osmand_addr), ..AppState::new(pool.clone(), Default::default()) };
-    let fence_watch = tokio::spawn(state.ingestor.watch_fences());
     // One signal stops the server and the demo's fleet alike.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -70,8 +63,7 @@ async fn serve_until_signal(
         }
         _ => None,
     };
-    let served = server::serve(listener, osmand, state, until_stopped(stopped)).await;
-    fence_watch.abort();
+    let served = app.run_until(until_stopped(stopped)).await;
     if let Some(fleet) = fleet {
         // The fleet saw the same signal; it only has to notice.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), fleet).await;

@@ -6,7 +6,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use tracker::ingest::{fix::NATIVE_FIELDS, protocol::native, IngestReport, Job};
+use tracker::device::Protocol;
+use tracker::ingest::{fix::NATIVE_FIELDS, protocol::native, IngestError, IngestReport, Job};
 
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -22,12 +23,20 @@ pub async fn post_fixes(
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized { basic_realm: false })?;
     let (enrolment, token) = credentials.trim().split_once('.').ok_or(ApiError::Unauthorized { basic_realm: false })?;
-    let device =
-        state.devices.authenticate(enrolment, token).await?.ok_or(ApiError::Unauthorized { basic_realm: false })?;
+    let device = state
+        .devices
+        .authenticate(Protocol::Native, enrolment, token)
+        .await?
+        .ok_or(ApiError::Unauthorized { basic_realm: false })?;
     let value = super::parse_json(&body)?;
     let decoded = native::decode(&value).map_err(|e| ApiError::bad(e.field, e.message))?;
     let total = decoded.len();
-    let report = state.ingestor.ingest(Job { device, decoded, names: NATIVE_FIELDS, indexed: true }).await?;
+    let report = state.ingestor.ingest(Job { device, decoded, names: NATIVE_FIELDS, indexed: true }).await.map_err(
+        |e| match e {
+            IngestError::DeviceRetired => ApiError::Unauthorized { basic_realm: false },
+            other => other.into(),
+        },
+    )?;
     let status = if report.errors.len() == total { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, Json(report)))
 }

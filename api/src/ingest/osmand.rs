@@ -1,13 +1,14 @@
 //! Traccar Client (OsmAnd protocol): the query form (GET or POST, or form-encoded body) and the
 //! JSON form, on any path. 200 with an empty body when stored; 400 naming the field for a bad
-//! fix; 403 for an unknown or retired device (the same answer for both).
+//! fix; 403 for an unknown or retired device, or one enrolled for another protocol (the same
+//! answer for all).
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
-use tracker::ingest::{protocol::osmand, Job};
+use tracker::ingest::{protocol::osmand, IngestError, Job};
 
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -36,11 +37,15 @@ pub async fn receive(
         osmand::decode_query(&params)
     }
     .map_err(|e| ApiError::bad(e.field, e.message))?;
-    let device = state.devices.by_enrolment(&decoded.device).await?.ok_or(ApiError::UnknownDevice)?;
+    let device = state.devices.by_osmand_id(&decoded.device).await?.ok_or(ApiError::UnknownDevice)?;
     let report = state
         .ingestor
         .ingest(Job { device, decoded: vec![Ok(decoded.fix)], names: decoded.names, indexed: false })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            IngestError::DeviceRetired => ApiError::UnknownDevice,
+            other => other.into(),
+        })?;
     match report.errors.into_iter().next() {
         Some(e) => Err(ApiError::bad(e.field, e.message)),
         None => Ok(StatusCode::OK),

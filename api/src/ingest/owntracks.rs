@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
-use tracker::ingest::{protocol::owntracks, Job};
+use tracker::device::Protocol;
+use tracker::ingest::{protocol::owntracks, IngestError, Job};
 
 use crate::basic_auth::basic_credentials;
 use crate::error::ApiError;
@@ -19,13 +20,19 @@ pub async fn post_message(
 ) -> Result<Json<Value>, ApiError> {
     let unauthorized = ApiError::Unauthorized { basic_realm: true };
     let (user, password) = basic_credentials(&headers).ok_or(ApiError::Unauthorized { basic_realm: true })?;
-    let device = state.devices.authenticate(&user, &password).await?.ok_or(unauthorized)?;
+    let device = state.devices.authenticate(Protocol::Owntracks, &user, &password).await?.ok_or(unauthorized)?;
     let value = super::parse_json(&body)?;
     let Some(fix) = owntracks::decode(&value).map_err(|e| ApiError::bad(e.field, e.message))? else {
         return Ok(Json(json!([])));
     };
-    let report =
-        state.ingestor.ingest(Job { device, decoded: vec![Ok(fix)], names: owntracks::FIELDS, indexed: false }).await?;
+    let report = state
+        .ingestor
+        .ingest(Job { device, decoded: vec![Ok(fix)], names: owntracks::FIELDS, indexed: false })
+        .await
+        .map_err(|e| match e {
+            IngestError::DeviceRetired => ApiError::Unauthorized { basic_realm: true },
+            other => other.into(),
+        })?;
     match report.errors.into_iter().next() {
         Some(e) => Err(ApiError::bad(e.field, e.message)),
         None => Ok(Json(json!([]))),

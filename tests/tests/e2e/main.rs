@@ -2,6 +2,8 @@
 //! `cctrack_tests` for the harness).
 
 mod boundaries;
+mod db_errors;
+mod decoder_props;
 mod embedded;
 mod geofence_postgis;
 mod schema;

@@ -130,3 +130,48 @@ pub fn quote_ident(name: &str) -> String {
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool).await.map(|_| ())
 }
+
+/// What a failed statement means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The database could not be reached or is overloaded or shutting down: nothing happened,
+    /// and the same request may succeed later (503 with Retry-After).
+    Unavailable,
+    /// The database answered and refused the statement (a constraint, a data exception, a bug
+    /// in the statement): retrying will not help (4xx when the input was at fault, else 500).
+    Refused,
+}
+
+/// Classifies a database error. Only failures to reach or keep a working server are
+/// [`Failure::Unavailable`]; a row the database refuses never is, so that a bad input cannot
+/// pass for an outage (and a phone does not retry it for ever).
+pub fn classify(e: &sqlx::Error) -> Failure {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => Failure::Unavailable,
+        sqlx::Error::Database(d) => match d.code().as_deref() {
+            // 08: connection exception; 53: insufficient resources; 57P0x: shutting down or
+            // starting up; 40001/40P01: serialization failure and deadlock (retry succeeds).
+            Some(code)
+                if code.starts_with("08")
+                    || code.starts_with("53")
+                    || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01") =>
+            {
+                Failure::Unavailable
+            }
+            _ => Failure::Refused,
+        },
+        _ => Failure::Refused,
+    }
+}
+
+/// Whether `s` can be stored as PostgreSQL text (which refuses the NUL character). Inputs are
+/// checked with this before they reach a query, so that such a byte is a client error and
+/// never a failed statement.
+pub fn storable_text(s: &str) -> bool {
+    !s.contains('\0')
+}

@@ -128,9 +128,27 @@ pub const NATIVE_FIELDS: FieldNames = FieldNames {
     altitude: "altitude_m",
 };
 
-/// Applies every rule to `raw`: position finite and in range, time present, not more than
-/// [`MAX_FUTURE`] ahead of `now` and not before the device's enrolment, non-negative accuracy,
-/// battery 0–100, speed ≥ 0, course 0–360; converts the position to WGS-84.
+/// Highest sequence number a phone may send: whole numbers a JSON parser anywhere keeps exact
+/// (2^53 − 1), and far from the end of the `bigint` runs that extend by one.
+pub const MAX_SEQ: i64 = (1 << 53) - 1;
+/// Accuracy radii at or beyond this say nothing about where the phone is (the column's bound).
+pub const MAX_ACCURACY_M: f64 = 100_000.0;
+/// Faster than any vehicle a supervised person could be on (an airliner cruises at ~250 m/s).
+pub const MAX_SPEED_MPS: f64 = 1_000.0;
+/// Higher or deeper than any place a phone reports from.
+pub const MAX_ALTITUDE_M: f64 = 20_000.0;
+
+/// `v` as the `real` column will hold it. Validation judges the stored value, not the sent one:
+/// 359.99999 is 360 once rounded to 32 bits, and 1e300 is infinity.
+fn as_stored(v: f64) -> f64 {
+    f64::from(v as f32)
+}
+
+/// Applies every rule to `raw`, on the values as they will be stored: position finite and, once
+/// converted to WGS-84, in range; time present, not more than [`MAX_FUTURE`] ahead of `now` and
+/// not before the device's enrolment; sequence number 0–[`MAX_SEQ`]; accuracy 0 to under
+/// [`MAX_ACCURACY_M`]; battery 0–100; speed 0–[`MAX_SPEED_MPS`]; course 0–360 (360 is north,
+/// stored as 0); altitude within ±[`MAX_ALTITUDE_M`].
 pub fn validate(
     raw: &RawFix,
     names: &FieldNames,
@@ -146,6 +164,8 @@ pub fn validate(
     if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
         return Err(FieldError::new(names.lon, format!("{lon} is not a longitude (−180 to 180)")));
     }
+    let input_crs = raw.crs.unwrap_or(default_crs);
+    let (lon, lat) = to_stored_wgs84(input_crs, lon, lat, names)?;
     let time = raw.time.ok_or_else(|| FieldError::new(names.time, "is missing"))?;
     if time > now + MAX_FUTURE {
         return Err(FieldError::new(
@@ -160,18 +180,21 @@ pub fn validate(
         ));
     }
     if let Some(seq) = raw.seq {
-        if seq < 0 {
-            return Err(FieldError::new(names.seq, "must not be negative"));
+        if !(0..=MAX_SEQ).contains(&seq) {
+            return Err(FieldError::new(names.seq, format!("{seq} is not a sequence number (0 to {MAX_SEQ})")));
         }
     }
-    let accuracy_m = match raw.accuracy_m {
-        Some(a) if !a.is_finite() || a < 0.0 => {
+    let accuracy_m = match raw.accuracy_m.map(|a| (a, as_stored(a))) {
+        Some((a, stored)) if !stored.is_finite() || stored < 0.0 => {
             return Err(FieldError::new(names.accuracy, format!("{a} is not a non-negative number of metres")))
         }
-        Some(a) if a >= 100_000.0 => {
-            return Err(FieldError::new(names.accuracy, format!("{a} m is not a usable accuracy")))
+        Some((a, stored)) if stored >= MAX_ACCURACY_M => {
+            return Err(FieldError::new(
+                names.accuracy,
+                format!("{a} m is not a usable accuracy (less than {MAX_ACCURACY_M} m)"),
+            ))
         }
-        other => other,
+        other => other.map(|(_, stored)| stored),
     };
     let battery_pct = match raw.battery_pct {
         Some(b) if !(0.0..=100.0).contains(&b) => {
@@ -179,27 +202,29 @@ pub fn validate(
         }
         other => other,
     };
-    let speed_mps = match raw.speed_mps {
-        Some(s) if !s.is_finite() || s < 0.0 => {
-            return Err(FieldError::new(names.speed, format!("{s} is not a non-negative speed")))
+    let speed_mps = match raw.speed_mps.map(|s| (s, as_stored(s))) {
+        Some((s, stored)) if !(0.0..=MAX_SPEED_MPS).contains(&stored) => {
+            return Err(FieldError::new(
+                names.speed,
+                format!("{s} is not a plausible speed (0 to {MAX_SPEED_MPS} m/s)"),
+            ))
         }
-        other => other,
+        other => other.map(|(_, stored)| stored),
     };
     let course_deg = match raw.course_deg {
-        Some(c) if !c.is_finite() || !(0.0..=360.0).contains(&c) => {
+        Some(c) if !(0.0..=360.0).contains(&c) => {
             return Err(FieldError::new(names.course, format!("{c} is not a course in degrees (0–360)")))
         }
-        Some(c) => Some(c % 360.0),
+        // A course that rounds to 360 is north.
+        Some(c) => Some(as_stored(c) % 360.0),
         None => None,
     };
-    let altitude_m = match raw.altitude_m {
-        Some(a) if !a.is_finite() || a.abs() > 20_000.0 => {
+    let altitude_m = match raw.altitude_m.map(|a| (a, as_stored(a))) {
+        Some((a, stored)) if !(-MAX_ALTITUDE_M..=MAX_ALTITUDE_M).contains(&stored) => {
             return Err(FieldError::new(names.altitude, format!("{a} is not a plausible altitude in metres")))
         }
-        other => other,
+        other => other.map(|(_, stored)| stored),
     };
-    let input_crs = raw.crs.unwrap_or(default_crs);
-    let (lon, lat) = geofence::crs::to_wgs84(input_crs, lon, lat);
     Ok(ValidFix {
         seq: raw.seq,
         time,
@@ -214,6 +239,25 @@ pub fn validate(
         altitude_m,
         mock: raw.mock,
     })
+}
+
+/// The position converted to WGS-84 and checked again: the Chinese systems' offsets can push a
+/// position near the antimeridian or a pole out of range.
+fn to_stored_wgs84(crs: Crs, lon: f64, lat: f64, names: &FieldNames) -> Result<(f64, f64), FieldError> {
+    let (wlon, wlat) = geofence::crs::to_wgs84(crs, lon, lat);
+    if !wlat.is_finite() || !(-90.0..=90.0).contains(&wlat) {
+        return Err(FieldError::new(
+            names.lat,
+            format!("{lat} ({crs}) is {wlat} in WGS-84, not a latitude (−90 to 90)"),
+        ));
+    }
+    if !wlon.is_finite() || !(-180.0..=180.0).contains(&wlon) {
+        return Err(FieldError::new(
+            names.lon,
+            format!("{lon} ({crs}) is {wlon} in WGS-84, not a longitude (−180 to 180)"),
+        ));
+    }
+    Ok((wlon, wlat))
 }
 
 #[cfg(test)]
@@ -255,10 +299,49 @@ mod tests {
             (RawFix { speed_mps: Some(-3.0), ..ok_raw() }, "speed_mps"),
             (RawFix { course_deg: Some(400.0), ..ok_raw() }, "course_deg"),
             (RawFix { seq: Some(-1), ..ok_raw() }, "seq"),
+            (RawFix { seq: Some(i64::MAX), ..ok_raw() }, "seq"),
+            (RawFix { accuracy_m: Some(99_999.999), ..ok_raw() }, "accuracy_m"),
+            (RawFix { speed_mps: Some(1e300), ..ok_raw() }, "speed_mps"),
+            (RawFix { speed_mps: Some(f64::NAN), ..ok_raw() }, "speed_mps"),
+            (RawFix { altitude_m: Some(f64::NEG_INFINITY), ..ok_raw() }, "altitude_m"),
+            (RawFix { lon: Some(-180.0), crs: Some(Crs::Bd09), ..ok_raw() }, "lon"),
+            (RawFix { lat: Some(-90.0), crs: Some(Crs::Bd09), ..ok_raw() }, "lat"),
         ];
         for (raw, field) in cases {
             let err = check(raw.clone()).expect_err(&format!("{raw:?} should be refused"));
             assert_eq!(err.field, field, "{err}");
+        }
+    }
+
+    #[test]
+    fn values_are_judged_as_their_columns_store_them() {
+        // 359.99999 rounds to 360 in a 32-bit column: that is north.
+        let v = check(RawFix { course_deg: Some(359.999_99), ..ok_raw() }).unwrap();
+        assert_eq!(v.course_deg, Some(0.0));
+        let v = check(RawFix { course_deg: Some(360.0), ..ok_raw() }).unwrap();
+        assert_eq!(v.course_deg, Some(0.0));
+        let v = check(RawFix { accuracy_m: Some(99_990.0), seq: Some(MAX_SEQ), ..ok_raw() }).unwrap();
+        assert_eq!((v.accuracy_m, v.seq), (Some(99_990.0), Some(MAX_SEQ)));
+        let v =
+            check(RawFix { speed_mps: Some(MAX_SPEED_MPS), altitude_m: Some(-MAX_ALTITUDE_M), ..ok_raw() }).unwrap();
+        assert_eq!((v.speed_mps, v.altitude_m), (Some(MAX_SPEED_MPS), Some(-MAX_ALTITUDE_M)));
+        // Every stored value fits its column.
+        for c in [0.0, 1e-9, 179.999_999_9, 359.999_999, 359.99] {
+            let v = check(RawFix { course_deg: Some(c), ..ok_raw() }).unwrap().course_deg.unwrap();
+            assert!((0.0..360.0).contains(&(v as f32)), "{c} -> {v}");
+        }
+    }
+
+    #[test]
+    fn converted_positions_are_checked_where_they_land() {
+        // Inside the range in BD-09, outside it once in WGS-84.
+        let err = check(RawFix { lon: Some(-179.999), crs: Some(Crs::Bd09), ..ok_raw() }).unwrap_err();
+        assert_eq!(err.field, "lon");
+        assert!(err.message.contains("WGS-84"), "{err}");
+        // WGS-84 input at the very limits is stored as is.
+        for (lat, lon) in [(90.0, 180.0), (-90.0, -180.0)] {
+            let v = check(RawFix { lat: Some(lat), lon: Some(lon), ..ok_raw() }).unwrap();
+            assert_eq!((v.lat, v.lon), (lat, lon));
         }
     }
 

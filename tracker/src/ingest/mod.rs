@@ -70,15 +70,19 @@ pub enum IngestError {
     Refused(String),
     #[error("fence cache: {0}")]
     Fences(String),
+    /// The device was retired before its fixes could be stored: the caller answers as for an
+    /// unknown device.
+    #[error("the device is retired")]
+    DeviceRetired,
     #[error("ingest is shutting down")]
     Stopped,
 }
 
 impl From<sqlx::Error> for IngestError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::Database(_) => IngestError::Refused(e.to_string()),
-            other => IngestError::Unavailable(other.to_string()),
+        match crate::db::classify(&e) {
+            crate::db::Failure::Unavailable => IngestError::Unavailable(e.to_string()),
+            crate::db::Failure::Refused => IngestError::Refused(e.to_string()),
         }
     }
 }
@@ -106,6 +110,9 @@ pub struct IngestReport {
     pub duplicates: usize,
     pub errors: Vec<ItemError>,
     pub location_request: Option<PendingRequest>,
+    /// The device was found retired under the person's lock: nothing of the request was stored.
+    #[serde(skip)]
+    pub device_retired: bool,
 }
 
 /// One request's decoded fixes from one device.
@@ -151,6 +158,8 @@ struct LockedPerson {
     last_lon: Option<f64>,
     last_lat: Option<f64>,
     fence_version: i64,
+    /// The commit's devices of this person that are retired (see [`crate::device`]).
+    retired_devices: Vec<i64>,
     /// Legal bases not revoked: start, whether it ends, end (start when it does not).
     basis_from: Vec<DateTime<Utc>>,
     basis_bounded: Vec<bool>,
@@ -204,12 +213,19 @@ impl Ingestor {
     pub async fn ingest(&self, job: Job) -> Result<IngestReport, IngestError> {
         let (tx, rx) = oneshot::channel();
         self.queue.send((job, tx)).await.map_err(|_| IngestError::Stopped)?;
-        rx.await.map_err(|_| IngestError::Stopped)?
+        let report = rx.await.map_err(|_| IngestError::Stopped)??;
+        if report.device_retired {
+            return Err(IngestError::DeviceRetired);
+        }
+        Ok(report)
     }
 
     /// Keeps the fence cache fresh between fixes (see [`Core::watch_fences`]).
-    pub fn watch_fences(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        self.core.clone().watch_fences()
+    pub fn watch_fences(
+        &self,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.core.clone().watch_fences(stop)
     }
 }
 
@@ -342,6 +358,8 @@ impl Core {
         let locked: Vec<LockedPerson> = sqlx::query_as(
             "SELECT p.id, p.last_fix_at, ST_X(p.last_fix_position) AS last_lon, ST_Y(p.last_fix_position) AS last_lat,
                     (SELECT version FROM fence_version) AS fence_version,
+                    ARRAY(SELECT d.id FROM devices d WHERE d.person_id = p.id AND d.id = ANY($2)
+                          AND d.retired_at IS NOT NULL) AS retired_devices,
                     coalesce(b.basis_from, '{}') AS basis_from, coalesce(b.basis_bounded, '{}') AS basis_bounded,
                     coalesce(b.basis_to, '{}') AS basis_to
              FROM persons p
@@ -353,9 +371,18 @@ impl Core {
              WHERE p.id = ANY($1) ORDER BY p.id FOR UPDATE OF p",
         )
         .bind(persons)
+        .bind(devices.iter().map(|d| d.device_id).collect::<Vec<_>>())
         .fetch_all(&mut *tx)
         .await?;
         {
+            // A device retired since it was authenticated: its request is refused whole.
+            let retired: HashSet<i64> = locked.iter().flat_map(|p| p.retired_devices.iter().copied()).collect();
+            if !retired.is_empty() {
+                for (r, d) in reports.iter_mut().zip(devices) {
+                    r.device_retired |= retired.contains(&d.device_id);
+                }
+                items.retain(|it| !retired.contains(&devices[it.job].device_id));
+            }
             let bases: HashMap<i64, &LockedPerson> = locked.iter().map(|p| (p.id, p)).collect();
             items.retain(|it| {
                 let t = it.fix.time;
@@ -649,17 +676,23 @@ impl Core {
     /// Keeps the fence cache fresh between fixes: reloads on every `cctrack_fences`
     /// notification, reconnecting with back-off if the database goes away. Correctness does not
     /// depend on it (each transaction checks the version); it keeps reloads off the path of the
-    /// first fix after a change. Runs until the task is aborted.
-    pub async fn watch_fences(self: Arc<Self>) {
+    /// first fix after a change. Runs until `stop` is cancelled.
+    pub async fn watch_fences(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
         let mut backoff = std::time::Duration::from_millis(500);
         loop {
-            match self.listen_once().await {
-                Ok(()) => backoff = std::time::Duration::from_millis(500),
-                Err(e) => {
-                    tracing::warn!(error = %e, "fence change listener: reconnecting");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
-                }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                r = self.listen_once() => match r {
+                    Ok(()) => backoff = std::time::Duration::from_millis(500),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "fence change listener: reconnecting");
+                        tokio::select! {
+                            _ = stop.cancelled() => return,
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+                    }
+                },
             }
         }
     }

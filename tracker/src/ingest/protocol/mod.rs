@@ -23,7 +23,10 @@ fn number(v: &Value, field: &str) -> Result<Option<f64>, FieldError> {
 }
 
 /// A time as phones send it: Unix seconds or milliseconds (numbers above 2^31 are taken as
-/// milliseconds, as Traccar does), RFC 3339, or `YYYY-MM-DD HH:MM:SS` (UTC).
+/// milliseconds, as Traccar does), RFC 3339, or a local time without a zone
+/// (`YYYY-MM-DD HH:MM:SS`, also with `T` or `+` between date and time, as Traccar Client sends
+/// it), which is read in Asia/Shanghai: Traccar reads such a time in its server's zone, and
+/// every phone here is in China.
 pub fn parse_time(text: &str, field: &str) -> Result<DateTime<Utc>, FieldError> {
     let t = text.trim();
     let bad = || FieldError::new(field, format!("{t:?} is not a time (Unix seconds or milliseconds, or ISO-8601)"));
@@ -37,9 +40,13 @@ pub fn parse_time(text: &str, field: &str) -> Result<DateTime<Utc>, FieldError> 
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S"] {
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d+%H:%M:%S%.f"] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Ok(naive.and_utc());
+            return crate::time::shanghai()
+                .from_local_datetime(&naive)
+                .single()
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(bad);
         }
     }
     Err(bad())
@@ -67,8 +74,10 @@ mod tests {
             "1749995112000",
             "2025-06-15T13:45:12Z",
             "2025-06-15T21:45:12+08:00",
-            "2025-06-15 13:45:12",
-            "2025-06-15T13:45:12",
+            // Without a zone: Asia/Shanghai.
+            "2025-06-15 21:45:12",
+            "2025-06-15T21:45:12",
+            "2025-06-15+21:45:12",
         ] {
             assert_eq!(parse_time(t, "timestamp").unwrap(), want, "{t}");
         }

@@ -1,0 +1,124 @@
+//! Phones: enrol, retire, re-enrol.
+//!
+//! - `POST /api/v1/persons/{person}/devices` `{"protocol": "osmand", "crs": "wgs84"}` enrols a
+//!   phone: 201 with the enrolment id, the token (shown once) and what to type into the app;
+//! - `DELETE /api/v1/devices/{enrolment_id}` retires one: its credential stops working at once in
+//!   every cctrack process, its fixes stay;
+//! - `POST /api/v1/devices/{enrolment_id}/reenrol` replaces its credentials in one step (same
+//!   person, protocol and coordinate system): 201 as for an enrolment, the old one retired.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tracker::device::{Enrolment, Protocol};
+
+use super::{may_write, visible_person, StaffUser};
+use crate::error::ApiError;
+use crate::server::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/persons/{person}/devices", post(enrol))
+        .route("/api/v1/devices/{enrolment_id}", delete(retire))
+        .route("/api/v1/devices/{enrolment_id}/reenrol", post(reenrol))
+}
+
+async fn enrol(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(person): Path<i64>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let request: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", format!("not JSON ({e})")))?
+    };
+    if !request.is_object() {
+        return Err(ApiError::bad("body", "expected a JSON object"));
+    }
+    let text = |key: &'static str, default: &'static str| match request.get(key) {
+        None | Some(Value::Null) => Ok(default.to_string()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(ApiError::bad(key, "expected a string")),
+    };
+    let protocol: Protocol = text("protocol", "osmand")?.parse().map_err(|e| ApiError::bad("protocol", e))?;
+    let crs: geofence::crs::Crs =
+        text("crs", "wgs84")?.parse().map_err(|e: geofence::crs::UnknownCrs| ApiError::bad("crs", e.to_string()))?;
+    visible_person(&state, &who, person).await?;
+    may_write(&who)?;
+    let e = tracker::device::enrol(&state.pool, person, protocol, crs, Some(who.0.id)).await?;
+    tracing::info!(person, device = e.device_id, staff = %who.0.username, "device enrolled");
+    Ok((StatusCode::CREATED, Json(enrolment_reply(&state, &e))))
+}
+
+/// The device `enrolment_id` if `who` may see it: 404 alike for a missing one and one outside
+/// their organisation (the same body, naming only what was asked for).
+async fn visible_device(state: &AppState, who: &StaffUser, enrolment_id: &str) -> Result<(), ApiError> {
+    let missing = || ApiError::NotFound(format!("device {enrolment_id}"));
+    let person = tracker::device::person_of(&state.pool, enrolment_id).await?.ok_or_else(missing)?;
+    visible_person(state, who, person).await.map_err(|_| missing())
+}
+
+async fn retire(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(enrolment_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    visible_device(&state, &who, &enrolment_id).await?;
+    may_write(&who)?;
+    let retired = tracker::device::retire(&state.pool, &enrolment_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("active device {enrolment_id}")))?;
+    state.devices.forget(&enrolment_id);
+    tracing::info!(device = retired.device_id, staff = %who.0.username, "device retired");
+    Ok(Json(json!(retired)))
+}
+
+async fn reenrol(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(enrolment_id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    visible_device(&state, &who, &enrolment_id).await?;
+    may_write(&who)?;
+    let (retired, e) = tracker::device::reenrol(&state.pool, &enrolment_id, Some(who.0.id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("active device {enrolment_id}")))?;
+    state.devices.forget(&enrolment_id);
+    tracing::info!(retired = retired.device_id, device = e.device_id, staff = %who.0.username, "device re-enrolled");
+    let mut reply = enrolment_reply(&state, &e);
+    reply["replaces"] = json!(retired);
+    Ok((StatusCode::CREATED, Json(reply)))
+}
+
+fn enrolment_reply(state: &AppState, e: &Enrolment) -> Value {
+    let setup = match e.protocol {
+        Protocol::Osmand => json!({
+            "app": "Traccar Client",
+            "server_url": state.osmand_addr.map(|a| format!("http://{a}")),
+            "device_identifier": e.enrolment_id,
+        }),
+        Protocol::Owntracks => json!({
+            "app": "OwnTracks (HTTP mode)",
+            "url_path": "/ingest/owntracks",
+            "username": e.enrolment_id,
+            "password": e.token,
+        }),
+        Protocol::Native => json!({
+            "endpoint": "/ingest/v1/fixes",
+            "authorization": format!("Bearer {}.{}", e.enrolment_id, e.token),
+        }),
+    };
+    json!({
+        "device_id": e.device_id,
+        "person": e.person_id,
+        "protocol": e.protocol.as_str(),
+        "enrolment_id": e.enrolment_id,
+        "token": e.token,
+        "setup": setup,
+    })
+}

@@ -1,0 +1,10 @@
+//! The API's tests, in one binary: the application runs in-process on port 0 against a fresh
+//! database per test (`helpers::spawn_app`).
+
+mod helpers;
+
+mod boundaries;
+mod credentials;
+mod fuzz;
+mod logins;
+mod scope;
