@@ -58,7 +58,8 @@ pub enum Command {
     Leave(LeaveCommand),
     /// A person's stored fixes in time order, with their verdicts (the read is audited).
     Track(TrackArgs),
-    /// Alarms, newest first.
+    /// Alarms: list them (newest first), acknowledge, resolve or dismiss one with a handling
+    /// record, show one with its history, watch the live feed.
     Alarms(AlarmsArgs),
 }
 
@@ -230,12 +231,73 @@ pub struct TrackArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AlarmsArgs {
+    #[command(subcommand)]
+    pub action: Option<AlarmsCommand>,
     #[arg(long)]
     pub person: Option<i64>,
     /// open, acknowledged, resolved or dismissed.
     #[arg(long)]
     pub state: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlarmsCommand {
+    /// Acknowledge (签收) an alarm: seen and being handled.
+    Ack(AlarmAckArgs),
+    /// Resolve (处置) an alarm with a handling record.
+    Resolve(AlarmCloseArgs),
+    /// Dismiss an alarm as false (误报) with a handling record.
+    Dismiss(AlarmCloseArgs),
+    /// An alarm with its person, level, office, fence, evidence and whole history.
+    Show(AlarmShowArgs),
+    /// Print alarm events as they happen, like `tail -f` (one JSON object a line with --json).
+    Watch(AlarmWatchArgs),
+    /// The handling outcomes: codes and labels.
+    Outcomes(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct AlarmAckArgs {
+    pub id: i64,
+    /// The staff account acting (its organisation must supervise the person).
+    #[arg(long = "as", value_name = "USERNAME")]
+    pub actor: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AlarmCloseArgs {
+    pub id: i64,
+    /// The handling outcome's code (see `cctrack alarms outcomes`).
+    #[arg(long)]
+    pub outcome: String,
+    /// What was done and found (at least 5 characters).
+    #[arg(long)]
+    pub note: String,
+    /// The staff account acting (its organisation must supervise the person).
+    #[arg(long = "as", value_name = "USERNAME")]
+    pub actor: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AlarmShowArgs {
+    pub id: i64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AlarmWatchArgs {
+    /// Print the events after this feed position (default: only those from now on; 0: all).
+    #[arg(long)]
+    pub after: Option<i64>,
     #[arg(long)]
     pub json: bool,
 }

@@ -84,8 +84,9 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, with the caches' watchers beside; then finishes
-    /// in-flight requests, stops the watchers and waits for them.
+    /// Serves until `shutdown` completes, with the caches' watchers beside. Then stops
+    /// accepting, lets in-flight requests finish (at most [`DRAIN`]), commits and answers what
+    /// the ingest queue still holds, stops the watchers, and waits for every task.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -95,16 +96,36 @@ impl Application {
             tokio::spawn(self.state.ingestor.watch_fences(stop.clone())),
             tokio::spawn(self.state.devices.clone().watch(stop.clone())),
         ];
-        let served = serve(self.main, self.osmand, self.state, shutdown).await;
+        let ingestor = self.state.ingestor.clone();
+        let (signalled_tx, signalled) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = signalled_tx.send(());
+        };
+        let served = serve(self.main, self.osmand, self.state, shutdown);
+        tokio::pin!(served);
+        let served = tokio::select! {
+            r = &mut served => r,
+            _ = async { let _ = signalled.await; tokio::time::sleep(DRAIN).await } => {
+                tracing::warn!(seconds = DRAIN.as_secs(), "requests still open after the drain period: closing them");
+                Ok(())
+            }
+        };
+        ingestor.shutdown().await;
         stop.cancel();
         for w in watchers {
             if let Err(e) = w.await {
                 tracing::error!(error = %e, "a cache watcher failed");
             }
         }
+        tracing::info!("stopped");
         served
     }
 }
+
+/// How long in-flight requests may take to finish after a shutdown signal (the whole shutdown
+/// stays within 10 s).
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(7);
 
 /// 200 once the server is ready and its database answers; 503 otherwise.
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {

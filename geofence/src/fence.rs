@@ -22,6 +22,37 @@ pub enum FenceKind {
     Exclusion,
 }
 
+impl FenceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FenceKind::Inclusion => "inclusion",
+            FenceKind::Exclusion => "exclusion",
+        }
+    }
+}
+
+impl std::fmt::Display for FenceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A fence kind that is neither `inclusion` nor `exclusion`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is neither inclusion nor exclusion")]
+pub struct UnknownFenceKind(pub String);
+
+impl std::str::FromStr for FenceKind {
+    type Err = UnknownFenceKind;
+    fn from_str(s: &str) -> Result<Self, UnknownFenceKind> {
+        match s {
+            "inclusion" => Ok(FenceKind::Inclusion),
+            "exclusion" => Ok(FenceKind::Exclusion),
+            other => Err(UnknownFenceKind(other.chars().take(32).collect())),
+        }
+    }
+}
+
 /// A fence. Every field is valid by construction of its type, so the fields are public.
 #[derive(Debug, Clone)]
 pub struct Fence {
@@ -178,5 +209,19 @@ impl Fence {
                 .schedule
                 .as_ref()
                 .map_or(0, |s| s.windows().len() * 64 + s.windows().iter().map(|w| w.days.len() * 16).sum::<usize>())
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::FenceKind;
+
+    #[test]
+    fn kinds_have_one_spelling_and_unknown_ones_are_errors() {
+        for k in [FenceKind::Inclusion, FenceKind::Exclusion] {
+            assert_eq!(k.to_string().parse::<FenceKind>(), Ok(k));
+        }
+        assert!("Inclusion".parse::<FenceKind>().is_err());
+        assert_eq!("zone".parse::<FenceKind>().unwrap_err().to_string(), "\"zone\" is neither inclusion nor exclusion");
     }
 }

@@ -19,6 +19,16 @@ pub enum Position {
 }
 
 impl Position {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Position::Inside => "inside",
+            Position::Outside => "outside",
+            Position::Uncertain => "uncertain",
+        }
+    }
+}
+
+impl Position {
     /// The rule: `d ≥ a` inside, `d ≤ −a` outside, otherwise (including NaN) uncertain.
     ///
     /// # Units

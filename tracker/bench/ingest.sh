@@ -2,8 +2,11 @@
 # Ingest load benchmark: starts its own cctrack (release) and embedded PostGIS, enrols devices,
 # drives POST /ingest/v1/fixes with wrk (single-fix requests, then batches of 100; every fix
 # committed before its reply), then compares what was acknowledged with what is in the
-# database. Run from anywhere; takes about 2 minutes plus the release build.
+# database. Then, on the same cluster and schema, pgbench inserts the same rows the naive way (one
+# fix per transaction at the same concurrency, then 100 per transaction), so that the figures
+# carry between machines as ratios. Run from anywhere; takes about 3 minutes plus the build.
 # Last line: single_fixes_per_s=<N> p99_ms=<N> batch_fixes_per_s=<N> lost=<N> duplicated=<N>
+#            pg_single_per_s=<N> pg_batch_per_s=<N> vs_pg_single=<cctrack ÷ pgbench> vs_pg_batch=<…>
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/setup >/dev/null
@@ -91,4 +94,38 @@ duplicated=$(( stored - distinct ))
 p99=$(sed -n 's/^ *99% *\([0-9.]*\)\(ms\|s\|us\).*/\1 \2/p' <<<"$single" | awk '{ if ($2=="s") print $1*1000; else if ($2=="us") print $1/1000; else print $1 }')
 echo "server resident memory: $(( $(ps -o rss= -p "$server_pid") / 1024 )) MiB"
 echo "acknowledged=$acknowledged stored=$stored (in-flight requests cut off at the end may be stored unacknowledged)"
-echo "single_fixes_per_s=$(( single_ok / secs )) p99_ms=$p99 batch_fixes_per_s=$(( batch_ok * 100 / secs )) lost=$lost duplicated=$duplicated"
+
+# The baseline: the same rows (device, person, time, position, accuracy, sequence number, an
+# empty verdict list) inserted by pgbench the naive way, one INSERT … ON CONFLICT DO NOTHING per
+# fix: each in its own transaction, then 100 to a transaction. The
+# bench devices' ids run in step with their persons' (one INSERT made both, in order).
+offset=$(sql "SELECT min(d.id) - min(d.person_id) FROM devices d WHERE d.enrolment_id LIKE 'bench%'")
+first_person=$(sql "SELECT min(person_id) FROM devices WHERE enrolment_id LIKE 'bench%'")
+sql "CREATE SEQUENCE IF NOT EXISTS bench_pg_seq"
+cat >"$dir/pg_single.sql" <<SQL
+\set i random(0, $DEVICES - 1)
+INSERT INTO fixes (person_id, device_id, fixed_at, position, accuracy_m, source, device_seq, verdicts)
+VALUES ($first_person + :i, $first_person + :i + $offset, to_timestamp($((base - 3 * 86400))) + nextval('bench_pg_seq') * interval '1 ms',
+        ST_SetSRID(ST_MakePoint(122.2 + :i * 0.0001, 40.6), 4326), 15, 'gps', currval('bench_pg_seq'), '[]')
+ON CONFLICT DO NOTHING;
+SQL
+# 100 fixes per transaction, one INSERT each: what an application writing row by row does with a
+# phone's buffer of 100 fixes.
+{
+  echo "\\set i random(0, $DEVICES - 1)"
+  echo "BEGIN;"
+  for _ in $(seq 1 100); do sed -n '2,5p' "$dir/pg_single.sql"; done
+  echo "COMMIT;"
+} >"$dir/pg_batch.sql"
+pgb() { # script connections -> transactions per second
+  PGPASSWORD=$(cat "$dir/pg.password") pgbench -n -M prepared -h 127.0.0.1 -p "$(cat "$dir/pg.port")" -U postgres \
+    -c "$2" -j "$THREADS" -T "$secs" -f "$1" cctrack 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1
+}
+echo "pgbench baseline: one fix per transaction ($CONNECTIONS connections), then 100 per transaction ($BATCH_CONNECTIONS)"
+pg_single=$(pgb "$dir/pg_single.sql" "$CONNECTIONS")
+pg_batch=$(pgb "$dir/pg_batch.sql" "$BATCH_CONNECTIONS")
+single_rate=$(( single_ok / secs ))
+batch_rate=$(( batch_ok * 100 / secs ))
+ratios=$(awk -v s="$single_rate" -v b="$batch_rate" -v ps="$pg_single" -v pb="$pg_batch" \
+  'BEGIN { printf "pg_single_per_s=%d pg_batch_per_s=%d vs_pg_single=%.2f vs_pg_batch=%.2f", ps, pb * 100, s / ps, b / (pb * 100) }')
+echo "single_fixes_per_s=$single_rate p99_ms=$p99 batch_fixes_per_s=$batch_rate lost=$lost duplicated=$duplicated $ratios"

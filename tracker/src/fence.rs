@@ -42,13 +42,6 @@ pub struct NewFence {
     pub valid_to: Option<DateTime<Utc>>,
 }
 
-fn kind_str(k: FenceKind) -> &'static str {
-    match k {
-        FenceKind::Inclusion => "inclusion",
-        FenceKind::Exclusion => "exclusion",
-    }
-}
-
 /// Converts every `[lon, lat, ...]` position of a GeoJSON value from `crs` to WGS-84.
 pub fn geojson_to_wgs84(v: &Value, crs: Crs) -> Value {
     if crs == Crs::Wgs84 {
@@ -156,7 +149,7 @@ pub(crate) async fn insert(
     .bind(f.person_id)
     .bind(organisation_id)
     .bind(&f.name)
-    .bind(kind_str(f.kind))
+    .bind(f.kind.as_str())
     .bind(shape_kind)
     .bind(geometry.to_string())
     .bind(radius)
@@ -221,7 +214,8 @@ pub async fn person_shapes(pool: &PgPool, person: i64) -> Result<Vec<(FenceKind,
             let geom: Value = serde_json::from_str(&r.geom).map_err(|e| stored(e.to_string()))?;
             let shape =
                 shape_from_row(&r.shape, &geom, r.radius_m, r.half_width_m).map_err(|e| stored(e.to_string()))?;
-            Ok((if r.kind == "exclusion" { FenceKind::Exclusion } else { FenceKind::Inclusion }, shape))
+            let kind = r.kind.parse::<FenceKind>().map_err(|e| stored(e.to_string()))?;
+            Ok((kind, shape))
         })
         .collect()
 }
@@ -245,6 +239,13 @@ impl FenceSnapshot {
     /// No fences, older than any stored version.
     pub fn empty() -> Self {
         FenceSnapshot { version: -1, set: FenceSet::new(), leave_of: HashMap::new(), leave_persons: HashSet::new() }
+    }
+
+    /// Fences with some of them a leave's places (`leave_of`: fence → leave of `person`), for
+    /// tests of the rules.
+    #[cfg(test)]
+    pub(crate) fn with_leaves(set: FenceSet, person: i64, leave_of: HashMap<i64, i64>) -> Self {
+        FenceSnapshot { version: 0, set, leave_of, leave_persons: HashSet::from([person]) }
     }
 
     /// Whether `person` has any leave fence (so their open leaves are worth reading).
@@ -299,8 +300,7 @@ pub async fn load_all(pool: &PgPool) -> Result<FenceSnapshot, FenceStoreError> {
             r.try_get("half_width_m")?,
         )
         .map_err(|e| stored(e.to_string()))?;
-        let kind =
-            if r.try_get::<String, _>("kind")? == "exclusion" { FenceKind::Exclusion } else { FenceKind::Inclusion };
+        let kind = r.try_get::<String, _>("kind")?.parse::<FenceKind>().map_err(|e| stored(e.to_string()))?;
         let mut fence = Fence::new(id, kind, shape);
         if let Some(s) = r.try_get::<Option<Value>, _>("schedule")? {
             fence = fence.with_schedule(parse_schedule(&s).map_err(|e| stored(e.to_string()))?);

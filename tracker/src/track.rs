@@ -75,33 +75,13 @@ pub async fn alarms(pool: &PgPool, person: Option<i64>, state: Option<&str>) -> 
     sqlx::query_as::<_, AlarmSummary>(
         "SELECT a.id, a.person_id AS person, a.office_id AS office, a.kind, a.state, a.fence_id AS fence, a.opened_at,
                 a.cause_fixed_at, a.returned_inside_at,
-                (SELECT count(*) FROM alarm_evidence e WHERE e.alarm_id = a.id) AS evidence
+                a.evidence_count::int8 AS evidence
          FROM alarms a
          WHERE ($1::bigint IS NULL OR a.person_id = $1) AND ($2::text IS NULL OR a.state = $2)
          ORDER BY a.opened_at DESC, a.id DESC",
     )
     .bind(person)
     .bind(state)
-    .fetch_all(pool)
-    .await
-}
-
-/// A confirmation request issued after a doubtful fix.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Confirmation {
-    pub id: i64,
-    pub person: i64,
-    pub kind: Option<String>,
-    pub state: String,
-}
-
-/// Confirmation requests of `persons`, oldest first.
-pub async fn confirmations(pool: &PgPool, persons: &[i64]) -> Result<Vec<Confirmation>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, person_id AS person, confirm_kind AS kind, state FROM location_requests
-         WHERE reason = 'confirm' AND person_id = ANY($1) ORDER BY id",
-    )
-    .bind(persons)
     .fetch_all(pool)
     .await
 }

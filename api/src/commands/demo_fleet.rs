@@ -45,8 +45,7 @@ pub fn start_fleet(
     tokio::spawn(async move {
         let names: HashMap<i64, String> =
             phones.iter().map(|p| (p.person_id, format!("{}（{}，{}）", p.name, p.county, p.level))).collect();
-        let persons: Vec<i64> = phones.iter().map(|p| p.person_id).collect();
-        let watcher = watch_alarms(pool.clone(), names, persons, stopped.clone());
+        let watcher = watch_alarms(pool.clone(), names, stopped.clone());
         let fleet = async {
             match fleet(&pool, &phones, osmand, opts, stopped.clone()).await {
                 Ok(()) => {}
@@ -310,71 +309,49 @@ fn names_of(p: &demo::DemoPhone) -> String {
     format!("{}（{}）", p.name, p.county)
 }
 
-/// Logs every alarm and confirmation request of the demo persons as it appears (the demo
-/// process has the database; staff would watch the console).
-async fn watch_alarms(
-    pool: sqlx::PgPool,
-    names: HashMap<i64, String>,
-    persons: Vec<i64>,
-    stopped: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut seen_alarms: Option<std::collections::HashSet<i64>> = None;
-    let mut confirms: HashMap<i64, String> = HashMap::new();
-    let mut requested: HashMap<i64, usize> = HashMap::new();
-    let mut first = true;
+/// Logs the alarm feed as it happens (the demo process has the database; staff would watch the
+/// console): every alarm opened, and the first confirmation request of each person (a drifting
+/// phone asks for many; the rest are at debug level).
+async fn watch_alarms(pool: sqlx::PgPool, names: HashMap<i64, String>, stopped: tokio::sync::watch::Receiver<bool>) {
+    use tracker::alarm::feed::{head, AlarmFeed};
+    let start = match head(&pool).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "alarm feed: cannot start");
+            return;
+        }
+    };
+    let open = tracker::track::alarms(&pool, None, Some("open")).await.map(|a| a.len()).unwrap_or(0);
+    if open > 0 {
+        tracing::info!(open, "alarms still open from an earlier run (`cctrack alarms` lists them)");
+    }
+    let mut feed = AlarmFeed::new(pool, start);
+    let mut asked: std::collections::HashSet<i64> = Default::default();
     let stop = until(stopped);
     tokio::pin!(stop);
     loop {
-        if let Ok(alarms) = tracker::track::alarms(&pool, None, Some("open")).await {
-            let fresh = seen_alarms.is_none();
-            let seen = seen_alarms.get_or_insert_with(Default::default);
-            let mut earlier = 0;
-            for a in alarms.iter().rev() {
-                if seen.insert(a.id) {
-                    if fresh {
-                        earlier += 1;
-                        continue;
-                    }
-                    let name = names.get(&a.person).map(String::as_str).unwrap_or("?");
-                    tracing::info!(alarm = a.id, person = a.person, %name, kind = %a.kind, fence = ?a.fence,
-                        cause_fixed_at = ?a.cause_fixed_at, "ALARM");
-                }
-            }
-            if fresh && earlier > 0 {
-                tracing::info!(open = earlier, "alarms still open from an earlier run (`cctrack alarms` lists them)");
-            }
-        }
-        let rows = tracker::track::confirmations(&pool, &persons).await;
-        for tracker::track::Confirmation { id, person, kind, state } in rows.unwrap_or_default() {
-            if confirms.get(&id) == Some(&state) {
-                continue;
-            }
-            let old = confirms.insert(id, state.clone());
-            if first {
-                continue;
-            }
-            let name = names.get(&person).map(String::as_str).unwrap_or("?");
-            let kind = kind.unwrap_or_default();
-            // A drifting phone asks for many confirmations: the first of each person is worth a
-            // line, the rest are counted at debug level.
-            let n = requested.entry(person).or_insert(0);
-            match (old, state.as_str()) {
-                (None, "pending") | (None, "answered") if *n == 0 => {
-                    *n += 1;
-                    tracing::info!(request = id, person, %name, %kind,
-                        "doubtful fix (uncertain or implausible): confirmation requested; only a second \
-                         non-compliant fix opens an alarm (more requests of this person at debug level)")
-                }
-                (_, s) => {
-                    *n += 1;
-                    tracing::debug!(request = id, person, %name, %kind, state = s, count = *n, "confirmation request")
-                }
-            }
-        }
-        first = false;
-        tokio::select! {
+        let e = tokio::select! {
             _ = &mut stop => return,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            e = feed.next() => e,
+        };
+        let e = match e {
+            Ok(e) => e,
+            Err(err) => {
+                tracing::warn!(error = %err, "alarm feed: reconnecting");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let name = names.get(&e.person_id).map(String::as_str).unwrap_or("?");
+        match e.kind.as_str() {
+            "opened" => tracing::info!(alarm = e.alarm_id, person = e.person_id, %name, kind = %e.alarm_kind,
+                fence = ?e.fence_id, cause_fixed_at = ?e.fixed_at, position = e.position, "ALARM"),
+            "confirmation_requested" if asked.insert(e.person_id) => tracing::info!(person = e.person_id, %name,
+                kind = %e.alarm_kind, "doubtful fix (uncertain or implausible): confirmation requested; only a second \
+                 non-compliant fix opens an alarm (more requests of this person at debug level)"),
+            kind => {
+                tracing::debug!(alarm = e.alarm_id, person = e.person_id, %name, %kind, position = e.position, "alarm event")
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+mod alarms;
 mod boundaries;
 mod demo;
 mod demo_fleet;
@@ -62,7 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             one_shot(&global, |pool| records::list_leaves(pool, args)).await
         }
         Command::Track(args) => one_shot(&global, |pool| records::track(pool, args)).await,
-        Command::Alarms(args) => one_shot(&global, |pool| records::alarms(pool, args)).await,
+        Command::Alarms(args) => one_shot(&global, |pool| alarms::run(pool, args)).await,
         Command::Boundaries(crate::cli::BoundariesCommand::Import(args)) => {
             let config = Config::load(&global, (None, None))?;
             with_database(&config, |pool| boundaries::import(pool, args)).await

@@ -10,9 +10,7 @@ use tracker::device::Protocol;
 use tracker::person::{CorrectionType, Level, NewPerson};
 
 use super::emit;
-use crate::cli::{
-    AlarmsArgs, EnrolArgs, FenceAddArgs, LeaveGrantArgs, LeaveListArgs, PersonAddArgs, RetireArgs, TrackArgs,
-};
+use crate::cli::{EnrolArgs, FenceAddArgs, LeaveGrantArgs, LeaveListArgs, PersonAddArgs, RetireArgs, TrackArgs};
 
 fn json_line(v: &impl serde::Serialize) -> anyhow::Result<()> {
     emit(&(serde_json::to_string_pretty(v)? + "\n"))
@@ -141,11 +139,7 @@ pub async fn reenrol(pool: sqlx::PgPool, a: RetireArgs) -> anyhow::Result<()> {
 }
 
 pub async fn add_fence(pool: sqlx::PgPool, a: FenceAddArgs) -> anyhow::Result<()> {
-    let kind = match a.kind.as_str() {
-        "inclusion" => FenceKind::Inclusion,
-        "exclusion" => FenceKind::Exclusion,
-        other => anyhow::bail!("--kind: {other:?} is neither inclusion nor exclusion"),
-    };
+    let kind: FenceKind = a.kind.parse().map_err(|e| anyhow!("--kind: {e}"))?;
     let crs: Crs = a.crs.parse().map_err(|e| anyhow!("--crs: {e}"))?;
     let text = std::fs::read_to_string(&a.geojson)
         .with_context(|| format!("--geojson: cannot read {}", a.geojson.display()))?;
@@ -273,34 +267,6 @@ pub async fn track(pool: sqlx::PgPool, a: TrackArgs) -> anyhow::Result<()> {
             p.lon,
             p.accuracy_m.map(|a| a.to_string()).unwrap_or("?".into()),
             verdicts.join("; ")
-        )?;
-    }
-    emit(&text)
-}
-
-pub async fn alarms(pool: sqlx::PgPool, a: AlarmsArgs) -> anyhow::Result<()> {
-    if let Some(s) = &a.state {
-        anyhow::ensure!(
-            ["open", "acknowledged", "resolved", "dismissed"].contains(&s.as_str()),
-            "--state: {s:?} is not open, acknowledged, resolved or dismissed"
-        );
-    }
-    let alarms = tracker::track::alarms(&pool, a.person, a.state.as_deref()).await?;
-    if a.json {
-        return json_line(&alarms);
-    }
-    let mut text = String::new();
-    for al in &alarms {
-        writeln!(
-            text,
-            "{:>6}  {}  {:<16} {:<12} person {} fence {:?} evidence {}",
-            al.id,
-            al.opened_at.to_rfc3339(),
-            al.kind,
-            al.state,
-            al.person,
-            al.fence,
-            al.evidence
         )?;
     }
     emit(&text)

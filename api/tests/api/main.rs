@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod alarms;
 mod boundaries;
 mod credentials;
 mod fuzz;

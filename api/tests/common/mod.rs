@@ -138,6 +138,24 @@ impl Server {
     }
 }
 
+/// Sends SIGTERM to the server and waits at most `limit` for it to exit (then kills it, and the
+/// status shows it).
+pub fn terminate_within(server: &mut Server, limit: Duration) -> std::process::ExitStatus {
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = server.child.kill();
+            return server.child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {

@@ -11,31 +11,12 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use geofence::verdict::{Compliance, Position, Verdict};
 use geofence::{FenceKind, FenceSet};
+use serde_json::json;
 use sqlx::{Postgres, Transaction};
 
-/// Alarm kinds the fix rules raise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FixAlarm {
-    FenceExit,
-    ExclusionEntry,
-    Curfew,
-    MockLocation,
-    LowBattery,
-    LeaveOverdue,
-}
-
-impl FixAlarm {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FixAlarm::FenceExit => "fence_exit",
-            FixAlarm::ExclusionEntry => "exclusion_entry",
-            FixAlarm::Curfew => "curfew",
-            FixAlarm::MockLocation => "mock_location",
-            FixAlarm::LowBattery => "low_battery",
-            FixAlarm::LeaveOverdue => "leave_overdue",
-        }
-    }
-}
+use crate::alarm::events::{EventKind, EventLog, NewEvent};
+pub use crate::alarm::Kind;
+use crate::alarm::State;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -47,7 +28,7 @@ pub enum Outcome {
 /// What one fix says about one alarm subject (kind, fence).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Observation {
-    pub alarm: FixAlarm,
+    pub alarm: Kind,
     pub fence: Option<i64>,
     pub outcome: Outcome,
 }
@@ -84,13 +65,13 @@ pub fn observe(
                 a.distance_m.unwrap_or(f64::NEG_INFINITY).total_cmp(&b.distance_m.unwrap_or(f64::NEG_INFINITY))
             })
             .map(|v| v.fence_id);
-        out.push(Observation { alarm: FixAlarm::FenceExit, fence: nearest, outcome: doubt_if_implausible(outcome) });
+        out.push(Observation { alarm: Kind::FenceExit, fence: nearest, outcome: doubt_if_implausible(outcome) });
     }
     for v in verdicts {
         let scheduled = set.get(v.fence_id).is_some_and(|f| f.schedule.is_some());
         let alarm = match (v.kind, scheduled) {
-            (FenceKind::Exclusion, _) => FixAlarm::ExclusionEntry,
-            (FenceKind::Inclusion, true) => FixAlarm::Curfew,
+            (FenceKind::Exclusion, _) => Kind::ExclusionEntry,
+            (FenceKind::Inclusion, true) => Kind::Curfew,
             (FenceKind::Inclusion, false) => continue,
         };
         out.push(Observation {
@@ -100,10 +81,10 @@ pub fn observe(
         });
     }
     if mock {
-        out.push(Observation { alarm: FixAlarm::MockLocation, fence: None, outcome: Outcome::Breach });
+        out.push(Observation { alarm: Kind::MockLocation, fence: None, outcome: Outcome::Breach });
     }
     if battery_pct.is_some_and(|b| b < LOW_BATTERY_PCT) {
-        out.push(Observation { alarm: FixAlarm::LowBattery, fence: None, outcome: Outcome::Breach });
+        out.push(Observation { alarm: Kind::LowBattery, fence: None, outcome: Outcome::Breach });
     }
     out
 }
@@ -138,36 +119,22 @@ struct OpenAlarm {
     id: i64,
     fence: Option<i64>,
     returned: bool,
+    state: State,
 }
 
 /// The open alarms and pending confirmations of a batch's persons, read once under the persons'
 /// row locks, so that the common case — a compliant fix with nothing open — costs no statement.
 #[derive(Default)]
 pub struct AlarmState {
-    open: HashMap<(i64, FixAlarm), Vec<OpenAlarm>>,
-    pending: HashSet<(i64, FixAlarm, i64)>,
+    open: HashMap<(i64, Kind), Vec<OpenAlarm>>,
+    pending: HashSet<(i64, Kind, i64)>,
     /// A confirmation was requested or settled since the load.
     requests_changed: bool,
 }
 
-impl FixAlarm {
-    fn parse(s: &str) -> Option<FixAlarm> {
-        [
-            FixAlarm::FenceExit,
-            FixAlarm::ExclusionEntry,
-            FixAlarm::Curfew,
-            FixAlarm::MockLocation,
-            FixAlarm::LowBattery,
-            FixAlarm::LeaveOverdue,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
-
 /// Confirmations of fence exits are per person (the union of areas), others per fence.
-fn confirm_key(person: i64, o: &Observation) -> (i64, FixAlarm, i64) {
-    let fence = if o.alarm == FixAlarm::FenceExit { 0 } else { o.fence.unwrap_or(0) };
+fn confirm_key(person: i64, o: &Observation) -> (i64, Kind, i64) {
+    let fence = if o.alarm == Kind::FenceExit { 0 } else { o.fence.unwrap_or(0) };
     (person, o.alarm, fence)
 }
 
@@ -176,23 +143,24 @@ impl AlarmState {
     /// open alarms (id > 0) and pending confirmations (id 0).
     pub async fn load(tx: &mut Transaction<'_, Postgres>, persons: &[i64]) -> Result<Self, sqlx::Error> {
         let mut state = AlarmState::default();
-        let rows: Vec<(i64, i64, String, Option<i64>, bool)> = sqlx::query_as(
-            "SELECT id, person_id, kind, fence_id, returned_inside_at IS NOT NULL FROM alarms
+        let rows: Vec<(i64, i64, String, Option<i64>, bool, String)> = sqlx::query_as(
+            "SELECT id, person_id, kind, fence_id, returned_inside_at IS NOT NULL, state FROM alarms
              WHERE person_id = ANY($1) AND state IN ('open', 'acknowledged')
              UNION ALL
-             SELECT 0, person_id, confirm_kind, fence_id, false FROM location_requests
+             SELECT 0, person_id, confirm_kind, fence_id, false, 'open' FROM location_requests
              WHERE person_id = ANY($1) AND state = 'pending' AND reason = 'confirm'
              ORDER BY 1",
         )
         .bind(persons)
         .fetch_all(&mut **tx)
         .await?;
-        for (id, person, kind, fence, returned) in rows {
-            let Some(k) = FixAlarm::parse(&kind) else { continue };
+        for (id, person, kind, fence, returned, alarm_state) in rows {
+            let Ok(k) = kind.parse::<Kind>() else { continue };
             if id > 0 {
-                state.open.entry((person, k)).or_default().push(OpenAlarm { id, fence, returned });
+                let alarm_state = alarm_state.parse().unwrap_or(State::Open);
+                state.open.entry((person, k)).or_default().push(OpenAlarm { id, fence, returned, state: alarm_state });
             } else {
-                let fence = if k == FixAlarm::FenceExit { 0 } else { fence.unwrap_or(0) };
+                let fence = if k == Kind::FenceExit { 0 } else { fence.unwrap_or(0) };
                 state.pending.insert((person, k, fence));
             }
         }
@@ -209,11 +177,11 @@ impl AlarmState {
     /// without a verdict for one of them is clear of it. (Shared zones only report verdicts for
     /// fixes near them, so leaving one is seen as the absence of its verdict.)
     pub fn exclusion_subjects(&self, person: i64) -> Vec<i64> {
-        let open = self.open.get(&(person, FixAlarm::ExclusionEntry)).into_iter().flatten().filter_map(|a| a.fence);
+        let open = self.open.get(&(person, Kind::ExclusionEntry)).into_iter().flatten().filter_map(|a| a.fence);
         let pending = self
             .pending
             .iter()
-            .filter(|(p, k, f)| *p == person && *k == FixAlarm::ExclusionEntry && *f != 0)
+            .filter(|(p, k, f)| *p == person && *k == Kind::ExclusionEntry && *f != 0)
             .map(|(_, _, f)| *f);
         let mut fences: Vec<i64> = open.chain(pending).collect();
         fences.sort_unstable();
@@ -224,33 +192,55 @@ impl AlarmState {
     fn open_alarm(&mut self, person: i64, o: &Observation) -> Option<&mut OpenAlarm> {
         let alarms = self.open.get_mut(&(person, o.alarm))?;
         // Fence exits are one subject per person, whichever inclusion fence was nearest.
-        alarms.iter_mut().find(|a| o.alarm == FixAlarm::FenceExit || a.fence == o.fence)
+        alarms.iter_mut().find(|a| o.alarm == Kind::FenceExit || a.fence == o.fence)
     }
 }
 
-/// Applies one driving fix's observation (the newest fix of the person so far).
+/// An event of `s` about the subject of `o`.
+fn event(
+    s: &Subject,
+    o: &Observation,
+    alarm: Option<(i64, State)>,
+    kind: EventKind,
+    fixed_at: DateTime<Utc>,
+) -> NewEvent {
+    NewEvent {
+        alarm_id: alarm.map(|a| a.0),
+        fence_id: o.fence,
+        from_state: alarm.map(|a| a.1),
+        to_state: alarm.map(|a| a.1),
+        fixed_at: Some(fixed_at),
+        ..NewEvent::new(kind, s.person_id, s.office_id, o.alarm)
+    }
+}
+
+/// Applies one driving fix's observation (the newest fix of the person so far); the history's
+/// events go to `log`.
 pub async fn apply(
     tx: &mut Transaction<'_, Postgres>,
     state: &mut AlarmState,
+    log: &mut EventLog,
     s: &Subject,
     fixed_at: DateTime<Utc>,
     o: &Observation,
 ) -> Result<(), sqlx::Error> {
     match o.outcome {
         Outcome::Breach => {
-            settle_confirmation(tx, state, s, o).await?;
-            open_or_feed(tx, state, s, fixed_at, o).await
+            let settled = settle_confirmation(tx, state, s, o).await?;
+            open_or_feed(tx, state, log, s, fixed_at, o, settled).await
         }
-        Outcome::Doubt => {
-            if settle_confirmation(tx, state, s, o).await? {
-                // The second non-compliant result in a row: confirmed.
-                open_or_feed(tx, state, s, fixed_at, o).await
-            } else {
-                request_confirmation(tx, state, s, fixed_at, o).await
-            }
-        }
+        Outcome::Doubt => match settle_confirmation(tx, state, s, o).await? {
+            // The second non-compliant result in a row: confirmed.
+            Some(request) => open_or_feed(tx, state, log, s, fixed_at, o, Some(request)).await,
+            None => request_confirmation(tx, state, log, s, fixed_at, o).await,
+        },
         Outcome::Clear => {
-            settle_confirmation(tx, state, s, o).await?;
+            if let Some(request) = settle_confirmation(tx, state, s, o).await? {
+                let open = state.open_alarm(s.person_id, o).map(|a| (a.id, a.state));
+                let mut e = event(s, o, open, EventKind::ConfirmationWithdrawn, fixed_at);
+                e.details = json!({"request": request.id, "requested_at": request.issued_at});
+                log.push(e);
+            }
             if let Some(alarm) = state.open_alarm(s.person_id, o).filter(|a| !a.returned) {
                 sqlx::query("UPDATE alarms SET returned_inside_at = $2 WHERE id = $1")
                     .bind(alarm.id)
@@ -258,6 +248,7 @@ pub async fn apply(
                     .execute(&mut **tx)
                     .await?;
                 alarm.returned = true;
+                log.push(event(s, o, Some((alarm.id, alarm.state)), EventKind::ReturnedInside, fixed_at));
             }
             Ok(())
         }
@@ -265,7 +256,7 @@ pub async fn apply(
 }
 
 /// A late fix (older than the newest evaluated one) never opens or reopens anything: it is
-/// attached as evidence to the alarm that was open at its time, if any.
+/// attached as evidence to the alarm that was open at its time, if any (counted, not an event).
 pub async fn attach_late(
     tx: &mut Transaction<'_, Postgres>,
     s: &Subject,
@@ -276,11 +267,15 @@ pub async fn attach_late(
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO alarm_evidence (alarm_id, person_id, device_id, fixed_at)
-         SELECT id, person_id, $4, $5 FROM alarms
-         WHERE person_id = $1 AND kind = $2 AND coalesce(fence_id, 0) = coalesce($3, 0)
-           AND coalesce(cause_fixed_at, opened_at) <= $5 AND (closed_at IS NULL OR closed_at >= $5)
-         ON CONFLICT DO NOTHING",
+        "WITH attached AS (
+             INSERT INTO alarm_evidence (alarm_id, person_id, device_id, fixed_at)
+             SELECT id, person_id, $4, $5 FROM alarms
+             WHERE person_id = $1 AND kind = $2 AND coalesce(fence_id, 0) = coalesce($3, 0)
+               AND coalesce(cause_fixed_at, opened_at) <= $5 AND (closed_at IS NULL OR closed_at >= $5)
+             ON CONFLICT DO NOTHING
+             RETURNING alarm_id)
+         UPDATE alarms a SET evidence_count = evidence_count + 1, last_evidence_at = greatest(last_evidence_at, $5)
+         FROM attached WHERE a.id = attached.alarm_id",
     )
     .bind(s.person_id)
     .bind(o.alarm.as_str())
@@ -292,33 +287,41 @@ pub async fn attach_late(
     Ok(())
 }
 
-/// Answers a pending confirmation request for this subject; whether there was one.
+/// A pending confirmation request that a fix answered.
+struct Settled {
+    id: i64,
+    issued_at: DateTime<Utc>,
+}
+
+/// Answers a pending confirmation request for this subject; the request, if there was one.
 async fn settle_confirmation(
     tx: &mut Transaction<'_, Postgres>,
     state: &mut AlarmState,
     s: &Subject,
     o: &Observation,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Settled>, sqlx::Error> {
     if !state.pending.remove(&confirm_key(s.person_id, o)) {
-        return Ok(false);
+        return Ok(None);
     }
     state.requests_changed = true;
-    sqlx::query(
+    let row: Option<(i64, DateTime<Utc>)> = sqlx::query_as(
         "UPDATE location_requests SET state = 'answered', answered_at = now()
          WHERE person_id = $1 AND reason = 'confirm' AND state = 'pending' AND confirm_kind = $2
-           AND (confirm_kind = 'fence_exit' OR coalesce(fence_id, 0) = coalesce($3, 0))",
+           AND (confirm_kind = 'fence_exit' OR coalesce(fence_id, 0) = coalesce($3, 0))
+         RETURNING id, issued_at",
     )
     .bind(s.person_id)
     .bind(o.alarm.as_str())
     .bind(o.fence)
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok(true)
+    Ok(row.map(|(id, issued_at)| Settled { id, issued_at }))
 }
 
 async fn request_confirmation(
     tx: &mut Transaction<'_, Postgres>,
     state: &mut AlarmState,
+    log: &mut EventLog,
     s: &Subject,
     fixed_at: DateTime<Utc>,
     o: &Observation,
@@ -326,34 +329,52 @@ async fn request_confirmation(
     let key = confirm_key(s.person_id, o);
     // Fence exits are judged on the union of areas: one confirmation for the person, whatever
     // fence happened to be nearest.
-    let fence = if o.alarm == FixAlarm::FenceExit { None } else { o.fence };
-    sqlx::query(
+    let fence = if o.alarm == Kind::FenceExit { None } else { o.fence };
+    let request: Option<i64> = sqlx::query_scalar(
         "INSERT INTO location_requests (person_id, device_id, reason, channel, issued_at, due_at, deadline_at, fence_id, confirm_kind)
          VALUES ($1, $2, 'confirm', 'next_contact', now(), now(), now() + interval '15 minutes', $3, $4)
-         ON CONFLICT (person_id, confirm_kind, coalesce(fence_id, 0)) WHERE state = 'pending' AND reason = 'confirm' DO NOTHING",
+         ON CONFLICT (person_id, confirm_kind, coalesce(fence_id, 0)) WHERE state = 'pending' AND reason = 'confirm' DO NOTHING
+         RETURNING id",
     )
     .bind(s.person_id)
     .bind(s.device_id)
     .bind(fence)
     .bind(o.alarm.as_str())
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
     state.pending.insert(key);
     state.requests_changed = true;
+    if let Some(request) = request {
+        let open = state.open_alarm(s.person_id, o).map(|a| (a.id, a.state));
+        let mut e = event(s, o, open, EventKind::ConfirmationRequested, fixed_at);
+        e.details = json!({"request": request});
+        log.push(e);
+    }
     tracing::debug!(person = s.person_id, kind = o.alarm.as_str(), at = %fixed_at, "doubtful verdict: confirmation requested");
     Ok(())
 }
 
 /// Opens the alarm for this subject unless one is open; either way the fix becomes evidence.
+/// `confirmed`: the confirmation request this fix answered, when it confirmed a doubt.
 async fn open_or_feed(
     tx: &mut Transaction<'_, Postgres>,
     state: &mut AlarmState,
+    log: &mut EventLog,
     s: &Subject,
     fixed_at: DateTime<Utc>,
     o: &Observation,
+    confirmed: Option<Settled>,
 ) -> Result<(), sqlx::Error> {
+    let confirmation = |alarm: (i64, State)| {
+        confirmed.as_ref().map(|r| {
+            let mut e = event(s, o, Some(alarm), EventKind::Confirmed, fixed_at);
+            e.details = json!({"request": r.id, "requested_at": r.issued_at});
+            e
+        })
+    };
     let alarm_id = match state.open_alarm(s.person_id, o) {
         Some(alarm) => {
+            log.extend(confirmation((alarm.id, alarm.state)));
             if alarm.returned {
                 // Outside again after a recorded return.
                 sqlx::query("UPDATE alarms SET returned_inside_at = NULL WHERE id = $1")
@@ -361,6 +382,7 @@ async fn open_or_feed(
                     .execute(&mut **tx)
                     .await?;
                 alarm.returned = false;
+                log.push(event(s, o, Some((alarm.id, alarm.state)), EventKind::LeftAgain, fixed_at));
             }
             alarm.id
         }
@@ -376,23 +398,27 @@ async fn open_or_feed(
             .bind(fixed_at)
             .fetch_one(&mut **tx)
             .await?;
-            sqlx::query("INSERT INTO alarm_events (alarm_id, person_id, to_state, note) VALUES ($1, $2, 'open', $3)")
-                .bind(id)
-                .bind(s.person_id)
-                .bind(format!("fix at {}", fixed_at.to_rfc3339()))
-                .execute(&mut **tx)
-                .await?;
+            log.extend(confirmation((id, State::Open)));
+            let mut opened = event(s, o, Some((id, State::Open)), EventKind::Opened, fixed_at);
+            opened.from_state = None;
+            opened.details = json!({"confirmed": confirmed.is_some()});
+            log.push(opened);
             tracing::info!(alarm = id, person = s.person_id, kind = o.alarm.as_str(), "alarm opened");
             state.open.entry((s.person_id, o.alarm)).or_default().push(OpenAlarm {
                 id,
                 fence: o.fence,
                 returned: false,
+                state: State::Open,
             });
             id
         }
     };
     sqlx::query(
-        "INSERT INTO alarm_evidence (alarm_id, person_id, device_id, fixed_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        "WITH attached AS (
+             INSERT INTO alarm_evidence (alarm_id, person_id, device_id, fixed_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING RETURNING alarm_id)
+         UPDATE alarms a SET evidence_count = evidence_count + 1, last_evidence_at = greatest(last_evidence_at, $4)
+         FROM attached WHERE a.id = attached.alarm_id",
     )
     .bind(alarm_id)
     .bind(s.person_id)
@@ -401,4 +427,97 @@ async fn open_or_feed(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geofence::{Fence, Shape};
+
+    const PERSON: i64 = 7;
+    // Fences: 1 and 2 the usual areas, 3 a curfew area (scheduled), 4 a 禁止令 place.
+    pub(crate) fn fences() -> FenceSet {
+        let mut set = FenceSet::new();
+        let circle = || Shape::circle(122.2, 40.6, 500.0).unwrap();
+        let night = geofence::schedule::WeeklySchedule::new(vec![geofence::schedule::ScheduleWindow {
+            days: vec![chrono::Weekday::Mon],
+            start: chrono::NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+            end: chrono::NaiveTime::from_hms_opt(6, 0, 0).unwrap(),
+        }])
+        .unwrap();
+        for (id, kind) in [(1, FenceKind::Inclusion), (2, FenceKind::Inclusion), (4, FenceKind::Exclusion)] {
+            set.put_personal(PERSON, Fence::new(id, kind, circle())).unwrap();
+        }
+        set.put_personal(PERSON, Fence::new(3, FenceKind::Inclusion, circle()).with_schedule(night)).unwrap();
+        set
+    }
+
+    pub(crate) fn v(fence: i64, position: Position, distance_m: f64) -> Verdict {
+        let kind = if fence == 4 { FenceKind::Exclusion } else { FenceKind::Inclusion };
+        Verdict { fence_id: fence, kind, position, point_inside: distance_m >= 0.0, distance_m: Some(distance_m) }
+    }
+
+    fn o(alarm: Kind, fence: Option<i64>, outcome: Outcome) -> Observation {
+        Observation { alarm, fence, outcome }
+    }
+
+    #[test]
+    fn what_one_fix_says_about_each_alarm_subject() {
+        use Outcome::*;
+        use Position::*;
+        let set = fences();
+        // (verdicts, implausible, mock, battery, observations)
+        type Row = (Vec<Verdict>, bool, bool, Option<f64>, Vec<Observation>);
+        let table: Vec<Row> = vec![
+            (vec![], false, false, None, vec![]),
+            (vec![v(1, Inside, 120.0)], false, false, Some(80.0), vec![o(Kind::FenceExit, Some(1), Clear)]),
+            // Outside both areas: a breach, filed against the nearer.
+            (
+                vec![v(1, Outside, -900.0), v(2, Outside, -300.0)],
+                false,
+                false,
+                None,
+                vec![o(Kind::FenceExit, Some(2), Breach)],
+            ),
+            // Inside either area is inside the union.
+            (
+                vec![v(1, Outside, -900.0), v(2, Inside, 40.0)],
+                false,
+                false,
+                None,
+                vec![o(Kind::FenceExit, Some(2), Clear)],
+            ),
+            (
+                vec![v(1, Outside, -900.0), v(2, Uncertain, -5.0)],
+                false,
+                false,
+                None,
+                vec![o(Kind::FenceExit, Some(2), Doubt)],
+            ),
+            // An implausible jump turns a breach into a doubt, never a clear into one.
+            (vec![v(1, Outside, -900.0)], true, false, None, vec![o(Kind::FenceExit, Some(1), Doubt)]),
+            (vec![v(1, Inside, 900.0)], true, false, None, vec![o(Kind::FenceExit, Some(1), Clear)]),
+            // A 禁止令 place: inside is the breach.
+            (vec![v(4, Inside, 50.0)], false, false, None, vec![o(Kind::ExclusionEntry, Some(4), Breach)]),
+            (vec![v(4, Outside, -50.0)], false, false, None, vec![o(Kind::ExclusionEntry, Some(4), Clear)]),
+            (vec![v(4, Uncertain, 5.0)], false, false, None, vec![o(Kind::ExclusionEntry, Some(4), Doubt)]),
+            (vec![v(4, Inside, 50.0)], true, false, None, vec![o(Kind::ExclusionEntry, Some(4), Doubt)]),
+            // A curfew area is its own subject, not part of the usual area.
+            (
+                vec![v(1, Inside, 100.0), v(3, Outside, -80.0)],
+                false,
+                false,
+                None,
+                vec![o(Kind::FenceExit, Some(1), Clear), o(Kind::Curfew, Some(3), Breach)],
+            ),
+            (vec![v(3, Outside, -80.0)], false, false, None, vec![o(Kind::Curfew, Some(3), Breach)]),
+            // The phone's own reports.
+            (vec![], false, true, None, vec![o(Kind::MockLocation, None, Breach)]),
+            (vec![], false, false, Some(14.9), vec![o(Kind::LowBattery, None, Breach)]),
+            (vec![], false, false, Some(LOW_BATTERY_PCT), vec![]),
+        ];
+        for (i, (verdicts, implausible, mock, battery, want)) in table.into_iter().enumerate() {
+            assert_eq!(observe(&set, &verdicts, implausible, mock, battery), want, "row {i}");
+        }
+    }
 }

@@ -1,0 +1,97 @@
+//! Alarms as cases through the real ingest path: one history per alarm, written by the fixes
+//! that change it (opened on its fix, returned inside, outside again, confirmation asked and
+//! given) and by the staff who handle it; evidence counted on the alarm, not flooding the history.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use tracker::alarm::feed::{self, FeedEvent};
+use tracker::alarm::handling;
+use tracker::alarm::{Action, Handling, Note, Outcome};
+use tracker::device::Protocol;
+use tracker::staff::Role;
+
+use crate::helpers::{account, orgs, person, phone, raw_http, spawn_app, TestApp};
+
+const HOME: (f64, f64) = (122.235, 40.667);
+
+async fn send(app: &TestApp, id: &str, at: DateTime<Utc>, lat: f64, accuracy: f64) {
+    let target = format!("/?id={id}&timestamp={}&lat={lat}&lon={}&accuracy={accuracy}", at.timestamp(), HOME.0);
+    let (status, _, body) = raw_http(&app.osmand, "GET", &target, &[], b"").await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+fn kinds(events: &[FeedEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.kind.as_str()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarms_life_is_one_history_written_by_fixes_and_staff() {
+    let app = spawn_app().await;
+    let o = orgs(&app.db).await;
+    account(&app.db, o.office, "li.office", Role::OfficeStaff).await;
+    let someone = person(&app.db, o.office, "张三").await;
+    tracker::fence::add(
+        &app.db.pool,
+        &tracker::fence::NewFence {
+            person_id: Some(someone),
+            organisation_id: None,
+            name: "居住地".into(),
+            kind: geofence::FenceKind::Inclusion,
+            geojson: json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [HOME.0, HOME.1]}, "properties": {"radius_m": 500}}),
+            crs: geofence::crs::Crs::Wgs84,
+            schedule: None,
+            valid_from: None,
+            valid_to: None,
+        },
+    )
+    .await
+    .unwrap();
+    let p = phone(&app.db, someone, Protocol::Osmand).await;
+    let t0 = Utc::now() - Duration::minutes(60);
+    let at = |i: i64| t0 + Duration::minutes(5 * i);
+    let (inside, outside) = (HOME.1, HOME.1 + 0.027); // home, and 3 km north
+    send(&app, &p.enrolment_id, at(0), inside, 10.0).await;
+    send(&app, &p.enrolment_id, at(1), outside, 10.0).await; // opens
+    send(&app, &p.enrolment_id, at(2), outside, 10.0).await; // evidence only
+    send(&app, &p.enrolment_id, at(3), inside, 10.0).await; // back inside: recorded, still open
+    send(&app, &p.enrolment_id, at(4), outside, 10.0).await; // out again
+    let alarm: i64 = sqlx::query_scalar("SELECT id FROM alarms").fetch_one(&app.db.pool).await.unwrap();
+    let li = handling::principal(&app.db.pool, "li.office").await.unwrap().unwrap();
+    handling::act(&app.db.pool, alarm, &li, Action::Acknowledge).await.unwrap();
+    let record = Handling {
+        outcome: Outcome::PhoneVerified,
+        note: Note::parse("电话核实：本人外出买药，已返回").unwrap(),
+    };
+    handling::act(&app.db.pool, alarm, &li, Action::Resolve(record)).await.unwrap();
+
+    let (case, history) = handling::show(&app.db.pool, alarm, None).await.unwrap().unwrap();
+    assert_eq!(kinds(&history), ["opened", "returned_inside", "left_again", "acknowledged", "resolved"]);
+    assert_eq!(history[0].fixed_at.map(|t| t.timestamp()), Some(at(1).timestamp()), "opened on the fix that caused it");
+    assert_eq!(history[1].fixed_at.map(|t| t.timestamp()), Some(at(3).timestamp()));
+    assert_eq!((case.evidence_count, case.last_evidence_at.map(|t| t.timestamp())), (3, Some(at(4).timestamp())));
+    assert_eq!((case.state.as_str(), case.outcome_label.as_deref()), ("resolved", Some("电话核实")));
+    assert!(history.iter().take(3).all(|e| e.by.is_none()) && history[3].by.as_deref() == Some("li.office"));
+
+    // A doubtful fix (near the border, poor accuracy) asks for confirmation; the second one
+    // confirms, and the new alarm's history says so.
+    let border = HOME.1 + 0.0045;
+    send(&app, &p.enrolment_id, at(5), border, 300.0).await;
+    let asked: Vec<FeedEvent> = feed::read_after(&app.db.pool, history.last().unwrap().position, 100).await.unwrap();
+    assert_eq!(kinds(&asked), ["confirmation_requested"]);
+    assert_eq!((asked[0].alarm_id, asked[0].person_id), (None, someone), "no alarm yet: an event of the person");
+    send(&app, &p.enrolment_id, at(6), border, 300.0).await;
+    let second: i64 =
+        sqlx::query_scalar("SELECT id FROM alarms WHERE state = 'open'").fetch_one(&app.db.pool).await.unwrap();
+    let (_, history) = handling::show(&app.db.pool, second, None).await.unwrap().unwrap();
+    assert_eq!(kinds(&history), ["confirmed", "opened"]);
+    assert_eq!(history[0].details["request"], asked[0].details["request"]);
+    assert_eq!(history[1].details["confirmed"], true);
+    // A compliant fix withdraws nothing here (no request pending) and records the return.
+    send(&app, &p.enrolment_id, at(7), inside, 10.0).await;
+    let (_, history) = handling::show(&app.db.pool, second, None).await.unwrap().unwrap();
+    assert_eq!(kinds(&history), ["confirmed", "opened", "returned_inside"]);
+    // Every event of the test is in the feed once, in order.
+    let all = feed::read_after(&app.db.pool, 0, 1000).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), (1..=all.len() as i64).collect::<Vec<_>>());
+    app.stop().await;
+}
