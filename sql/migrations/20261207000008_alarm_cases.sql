@@ -73,10 +73,12 @@ CREATE INDEX alarm_events_alarm_idx ON alarm_events (alarm_id, position);
 
 -- The feed's counter. Sequence values become visible out of order (a transaction that took 7 can
 -- commit after the one that took 8), so a reader asking for "after 7" could miss 8 for ever.
--- Instead every event takes the next value of this one row: its lock is held until the
--- transaction ends, so the next writer of events waits, and positions are handed out in commit
--- order, densely (a rollback returns its numbers). Writers append their events last, just
--- before COMMIT, to hold the lock briefly.
+-- Instead positions come from this one row: its lock is held until the transaction ends, so the
+-- next writer of events waits, and positions are handed out in commit order, densely (a
+-- rollback returns its numbers). Writers append their events last, just before COMMIT, to hold
+-- the lock briefly, and take a transaction's positions as one block (`tracker::alarm::events`):
+-- the block is named in `cctrack.feed_block` ('first:last', local to the transaction). Any other
+-- insert takes the next position row by row. Either way a position is never chosen by hand.
 CREATE TABLE alarm_feed (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     position  bigint NOT NULL CHECK (position >= 0)
@@ -84,7 +86,13 @@ CREATE TABLE alarm_feed (
 INSERT INTO alarm_feed SELECT true, coalesce(max(position), 0) FROM alarm_events;
 
 CREATE FUNCTION alarm_events_take_position() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    block text := current_setting('cctrack.feed_block', true);
 BEGIN
+    IF NEW.position IS NOT NULL AND coalesce(block, '') <> ''
+       AND NEW.position BETWEEN split_part(block, ':', 1)::bigint AND split_part(block, ':', 2)::bigint THEN
+        RETURN NEW;
+    END IF;
     UPDATE alarm_feed SET position = position + 1 RETURNING position INTO NEW.position;
     RETURN NEW;
 END $$;

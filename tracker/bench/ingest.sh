@@ -20,6 +20,9 @@ DURATION=${DURATION:-20s}
 CONNECTIONS=${CONNECTIONS:-128}
 BATCH_CONNECTIONS=${BATCH_CONNECTIONS:-64}
 THREADS=${THREADS:-2}
+# STORM=1: every device has a fence whose border it crosses on every fix (see ingest.lua), so
+# every fix writes to its alarm and its history: what the alarm feed costs ingest at worst.
+STORM=${STORM:-0}
 # CCTRACK_BIN: a prebuilt cctrack to measure (to compare two builds); default: build this tree.
 if [ -n "${CCTRACK_BIN:-}" ]; then
   bin=$CCTRACK_BIN
@@ -57,13 +60,21 @@ sql "INSERT INTO devices (person_id, protocol, enrolment_id, token_hash, enrolle
      SELECT p.id, 'native', 'bench' || lpad((row_number() OVER (ORDER BY p.id) - 1)::text, 5, '0'),
             (SELECT token_hash FROM devices LIMIT 1), now() - interval '8 days'
      FROM persons p"
+if [ "$STORM" = 1 ]; then
+  # A 1 km circle whose northern border runs through the device's track (0.009° ≈ 1 km).
+  sql "INSERT INTO fences (person_id, organisation_id, name, kind, shape, geom, radius_m)
+       SELECT d.person_id, $office, 'bench', 'inclusion', 'circle',
+              ST_SetSRID(ST_MakePoint(122.20 + floor(n.dev / 50) * 0.001, 40.60 + (n.dev % 50) * 0.001 - 0.009), 4326), 1000
+       FROM devices d JOIN (SELECT id, row_number() OVER (ORDER BY enrolment_id) - 1 AS dev FROM devices
+                            WHERE enrolment_id LIKE 'bench%') n ON n.id = d.id"
+fi
 # Each run sends fixes one second apart from its own base, two days apart, within the week since
 # the devices' enrolment: no run reaches another's times nor the present, even at 100 k fixes/s
 # for several minutes.
 base=$(( $(date +%s) - 7 * 86400 + 3600 ))
 
 run() { # batch duration connections base run -> prints wrk output
-  wrk -t "$THREADS" -c "$3" -d "$2" --latency -s tracker/bench/ingest.lua "http://$addr" -- "$DEVICES" bench "$token" "$1" "$4" "$5" "$THREADS"
+  wrk -t "$THREADS" -c "$3" -d "$2" --latency -s tracker/bench/ingest.lua "http://$addr" -- "$DEVICES" bench "$token" "$1" "$4" "$5" "$THREADS" "$STORM"
 }
 ok_requests() { # wrk output -> 2xx count
   local total non2xx
@@ -94,6 +105,8 @@ duplicated=$(( stored - distinct ))
 p99=$(sed -n 's/^ *99% *\([0-9.]*\)\(ms\|s\|us\).*/\1 \2/p' <<<"$single" | awk '{ if ($2=="s") print $1*1000; else if ($2=="us") print $1/1000; else print $1 }')
 echo "server resident memory: $(( $(ps -o rss= -p "$server_pid") / 1024 )) MiB"
 echo "acknowledged=$acknowledged stored=$stored (in-flight requests cut off at the end may be stored unacknowledged)"
+events=$(sql "SELECT CASE WHEN to_regclass('alarm_feed') IS NULL THEN 0 ELSE (SELECT count(*) FROM alarm_events) END")
+echo "alarms=$(sql "SELECT count(*) FROM alarms") evidence=$(sql "SELECT count(*) FROM alarm_evidence") history_events=$events"
 
 # The baseline: the same rows (device, person, time, position, accuracy, sequence number, an
 # empty verdict list) inserted by pgbench the naive way, one INSERT … ON CONFLICT DO NOTHING per

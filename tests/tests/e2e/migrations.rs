@@ -39,7 +39,7 @@ const LANDED: &[(i64, &str)] = &[
     ),
     (
         20261207000008,
-        "cd71fb6d280bbe8f32284e2452abc5b5a196f2e830b3d4e4b15359c9ef1b3c8f7f6212f68a0360712c9ad5f99a05d47e",
+        "4d5be3a6fb49941333250f7283a6c5b6eb399774dab7bb138b3a7e6bc1a1dcf595eccc475bd6763fd96ec4b4a15eda30",
     ),
     (
         20261207000009,

@@ -7,11 +7,13 @@
 //! (with its fix), each return inside, each time the person is outside again after a return,
 //! and what staff (and, later, escalation and notices) did.
 //!
-//! Positions: the database numbers events 1, 2, 3, ... in commit order (a trigger takes the
-//! next value of a one-row counter whose lock is held until the transaction ends; see migration
-//! 0008). Appending is therefore the last statement of every transaction that writes events,
-//! so that others wait for that lock as briefly as possible: [`EventLog`] gathers a
-//! transaction's events and [`EventLog::append`] writes them in one statement.
+//! Positions: the database numbers events 1, 2, 3, ... in commit order, from a one-row counter
+//! whose lock is held until the transaction ends (see migration 0008). Appending is therefore
+//! the last statement of every transaction that writes events, so that others wait for that
+//! lock as briefly as possible: [`EventLog`] gathers a transaction's events and
+//! [`EventLog::append`] writes them in one statement that takes their positions as one block (a
+//! counter update per row made a group commit of thousands of events quadratic: every update
+//! of the one row walks the chain of its versions).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -179,12 +181,16 @@ impl EventLog {
         }
         let e = &self.events;
         let col = |f: fn(&NewEvent) -> Option<String>| e.iter().map(f).collect::<Vec<_>>();
+        // The block is taken (and named for the position trigger) before the first row is
+        // inserted: `block` and `named` are scanned once, ahead of the rows.
         sqlx::query_scalar(
-            "INSERT INTO alarm_events (alarm_id, person_id, office_id, alarm_kind, fence_id, kind, actor_id,
+            "WITH block AS (UPDATE alarm_feed SET position = position + $13 RETURNING position - $13 AS base),
+                  named AS (SELECT base, set_config('cctrack.feed_block', (base + 1) || ':' || (base + $13), true) FROM block)
+             INSERT INTO alarm_events (alarm_id, person_id, office_id, alarm_kind, fence_id, kind, actor_id,
                                        from_state, to_state, fixed_at, note, details, position)
-             SELECT a, p, o, ak, f, k, actor, fs, ts, t, n, d, 0
-             FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::text[], $5::int8[], $6::text[], $7::int8[],
-                         $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::jsonb[])
+             SELECT a, p, o, ak, f, k, actor, fs, ts, t, n, d, named.base + ord
+             FROM named, UNNEST($1::int8[], $2::int8[], $3::int8[], $4::text[], $5::int8[], $6::text[], $7::int8[],
+                                $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::jsonb[])
                   WITH ORDINALITY AS u(a, p, o, ak, f, k, actor, fs, ts, t, n, d, ord)
              ORDER BY ord
              RETURNING position",
@@ -201,6 +207,7 @@ impl EventLog {
         .bind(e.iter().map(|e| e.fixed_at).collect::<Vec<_>>())
         .bind(col(|e| e.note.clone()))
         .bind(e.iter().map(|e| e.details.clone()).collect::<Vec<_>>())
+        .bind(e.len() as i64)
         .fetch_all(&mut *tx)
         .await
     }
