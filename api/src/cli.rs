@@ -61,6 +61,9 @@ pub enum Command {
     /// Alarms: list them (newest first), acknowledge, resolve or dismiss one with a handling
     /// record, show one with its history, watch the live feed.
     Alarms(AlarmsArgs),
+    /// The scheduler: its status, or one tick by hand.
+    #[command(subcommand)]
+    Scheduler(SchedulerCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +261,24 @@ pub enum AlarmsCommand {
     Watch(AlarmWatchArgs),
     /// The handling outcomes: codes and labels.
     Outcomes(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchedulerCommand {
+    /// The leader, what is due, how late the oldest due item is, the outbox's backlog.
+    Status(JsonFlag),
+    /// Do once, now (or at --at), whatever is due (requests, failures, escalation steps, notices,
+    /// calendar jobs), beside any running leader; print what was done.
+    Tick(SchedulerTickArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerTickArgs {
+    /// The time to tick at (RFC 3339), instead of now.
+    #[arg(long)]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,8 @@ use tracker::login::LoginPolicy;
 
 use crate::cli::GlobalArgs;
 
+mod scheduler;
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_OSMAND_LISTEN: &str = "127.0.0.1:5055";
 pub const DEFAULT_DATA_DIR: &str = "./var";
@@ -25,6 +27,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Limits on failed staff logins.
     pub login: LoginPolicy,
+    /// Polling, failures, escalation, notices, the carrier gateway.
+    pub scheduler: ::scheduler::config::SchedulerConfig,
 }
 
 /// Shows everything but the database URL's password.
@@ -36,6 +40,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_deref().map(redact_url))
             .field("login", &self.login)
+            .field("scheduler", &self.scheduler)
             .finish()
     }
 }
@@ -79,6 +84,14 @@ struct FileConfig {
     login_max_failures: Option<u32>,
     login_max_failures_per_address: Option<u32>,
     login_lockout_minutes: Option<u32>,
+    #[serde(default)]
+    scheduler: scheduler::SchedulerFile,
+    #[serde(default)]
+    escalation: scheduler::EscalationFile,
+    #[serde(default)]
+    mail: scheduler::MailFile,
+    #[serde(default)]
+    gateway: scheduler::GatewayFile,
 }
 
 impl Config {
@@ -144,7 +157,8 @@ impl Config {
                 )?),
             ),
         };
-        Ok(Config { listen, osmand_listen, data_dir, database_url, login })
+        let scheduler = scheduler::load(&env, file.scheduler, file.escalation, file.mail, file.gateway)?;
+        Ok(Config { listen, osmand_listen, data_dir, database_url, login, scheduler })
     }
 }
 
@@ -241,6 +255,42 @@ mod tests {
         let env = |k: &str| (k == "CCTRACK_LOGIN_MAX_FAILURES").then(|| "0".to_string());
         let err = Config::load_from(&global(), (None, None), env).unwrap_err();
         assert!(format!("{err:#}").contains("login_max_failures"), "{err:#}");
+    }
+
+    #[test]
+    fn scheduler_keys_come_from_tables_and_the_environment() {
+        let path = std::env::temp_dir().join(format!("cctrack-sched-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "[scheduler]\ninterval_strict_min = 120\n[escalation]\ncity_at = \"21:30\"\n[mail]\ndir = \"/tmp/mail\"\nrecipients = { \"210800\" = [\"centre@sfj.example.cn\"] }\n[gateway]\nurl = \"http://127.0.0.1:7070\"\n",
+        )
+        .unwrap();
+        let mut g = global();
+        g.config = Some(path.clone());
+        let env = |k: &str| (k == "CCTRACK_SCHEDULER_GRACE_MIN").then(|| "5".to_string());
+        let c = Config::load_from(&g, (None, None), env).unwrap();
+        assert_eq!((c.scheduler.intervals.strict_s, c.scheduler.intervals.lenient_s), (7200, 12 * 3600));
+        assert_eq!(c.scheduler.grace.num_minutes(), 5);
+        assert_eq!(c.scheduler.ladder.city_at.to_string(), "21:30:00");
+        assert_eq!(c.scheduler.mail, ::scheduler::config::MailConfig::Dir("/tmp/mail".into()));
+        assert_eq!(c.scheduler.recipients["210800"], vec!["centre@sfj.example.cn".to_string()]);
+        assert!(c.scheduler.gateway.is_some());
+        for (bad, key) in [
+            ("[escalation]\ncity_at = \"late\"\n", "escalation.city_at"),
+            ("[scheduler]\ninterval_lenient_min = 0\n", "scheduler.interval_lenient_min"),
+            ("[mail]\nsmtp_host = \"mail\"\n", "mail.from"),
+            ("[mail]\nrecipients = { \"yingkou\" = [] }\n", "mail.recipients"),
+            ("[gateway]\nurl = \"ftp://x\"\n", "gateway.url"),
+            ("[scheduler]\nintervals = 3\n", "intervals"),
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            let err = Config::load_from(&g, (None, None), |_| None).unwrap_err();
+            assert!(format!("{err:#}").contains(key), "{bad}: {err:#}");
+        }
+        std::fs::remove_file(&path).unwrap();
+        let env = |k: &str| (k == "CCTRACK_MAIL_SMTP_SECURITY").then(|| "ssl".to_string());
+        let err = Config::load_from(&global(), (None, None), env).unwrap_or_else(|_| panic!("unused without a host"));
+        assert_eq!(err.scheduler.mail, ::scheduler::config::MailConfig::None);
     }
 
     #[test]

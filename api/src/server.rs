@@ -26,6 +26,8 @@ pub struct AppState {
     pub ingestor: Arc<Ingestor>,
     pub devices: Arc<DeviceDirectory>,
     pub logins: Arc<Logins>,
+    /// Wakes phones holding a long poll for a location request.
+    pub requests: Arc<crate::ingest::requests::RequestWatch>,
     /// Where the Traccar Client listener is, for enrolment replies.
     pub osmand_addr: Option<std::net::SocketAddr>,
 }
@@ -36,6 +38,7 @@ impl AppState {
             ingestor: Arc::new(Ingestor::start(pool.clone(), ingest)),
             devices: Arc::new(DeviceDirectory::new(pool.clone())),
             logins: Arc::new(Logins::new(pool.clone(), login)),
+            requests: Arc::new(Default::default()),
             osmand_addr: None,
             pool,
         }
@@ -56,6 +59,7 @@ pub struct Application {
     main: TcpListener,
     osmand: TcpListener,
     state: AppState,
+    scheduler: Option<Arc<scheduler::Scheduler>>,
 }
 
 impl Application {
@@ -69,7 +73,23 @@ impl Application {
         let osmand_addr = osmand.local_addr()?;
         let state =
             AppState { osmand_addr: Some(osmand_addr), ..AppState::new(pool, IngestConfig::default(), config.login) };
-        Ok(Application { main, osmand, state })
+        let scheduler = match config.scheduler.enabled {
+            true => {
+                let clock = Arc::new(scheduler::clock::SystemClock);
+                let s = build_scheduler(&config.scheduler, &state.pool, state.ingestor.clone(), clock)?;
+                // Alarms opening from now on carry this configuration's ladder.
+                s.publish_ladder().await.context("publishing the escalation ladder")?;
+                Some(Arc::new(s))
+            }
+            false => None,
+        };
+        Ok(Application { main, osmand, state, scheduler })
+    }
+
+    /// The scheduler this process runs (when enabled), to adjust before serving (the demo's
+    /// gateway and start).
+    pub fn scheduler_mut(&mut self) -> Option<&mut scheduler::Scheduler> {
+        self.scheduler.as_mut().and_then(Arc::get_mut)
     }
 
     pub fn main_addr(&self) -> SocketAddr {
@@ -95,11 +115,18 @@ impl Application {
         let watchers = [
             tokio::spawn(self.state.ingestor.watch_fences(stop.clone())),
             tokio::spawn(self.state.devices.clone().watch(stop.clone())),
+            tokio::spawn(self.state.requests.clone().listen(self.state.pool.clone(), stop.clone())),
         ];
+        // The scheduler stops first: what it does last (a carrier gateway's fix) goes through
+        // ingest, which is still running.
+        let scheduler_stop = CancellationToken::new();
+        let scheduler = self.scheduler.map(|s| tokio::spawn(s.run(holder_name(), scheduler_stop.clone())));
         let ingestor = self.state.ingestor.clone();
         let (signalled_tx, signalled) = tokio::sync::oneshot::channel::<()>();
+        let stop_scheduling = scheduler_stop.clone();
         let shutdown = async move {
             shutdown.await;
+            stop_scheduling.cancel();
             let _ = signalled_tx.send(());
         };
         let served = serve(self.main, self.osmand, self.state, shutdown);
@@ -111,6 +138,12 @@ impl Application {
                 Ok(())
             }
         };
+        scheduler_stop.cancel();
+        if let Some(s) = scheduler {
+            if let Err(e) = s.await {
+                tracing::error!(error = %e, "the scheduler failed");
+            }
+        }
         ingestor.shutdown().await;
         stop.cancel();
         for w in watchers {
@@ -121,6 +154,29 @@ impl Application {
         tracing::info!("stopped");
         served
     }
+}
+
+/// The scheduler of `config` on `clock`, with `ingestor` for the carrier gateway's fixes.
+pub fn build_scheduler(
+    config: &scheduler::config::SchedulerConfig,
+    pool: &PgPool,
+    ingestor: Arc<Ingestor>,
+    clock: Arc<dyn scheduler::clock::Clock>,
+) -> anyhow::Result<scheduler::Scheduler> {
+    let gateway = config
+        .gateway
+        .clone()
+        .map(|g| Arc::new(scheduler::gateway::HttpGateway::new(g)) as Arc<dyn scheduler::gateway::CarrierGateway>);
+    let mailer: Arc<dyn scheduler::mail::Mailer> =
+        scheduler::mail::mailer(&config.mail).map_err(anyhow::Error::msg)?.into();
+    let hook = Arc::new(scheduler::hook::LogHook);
+    Ok(scheduler::Scheduler::new(pool.clone(), clock, config.clone(), ingestor, gateway, mailer, hook))
+}
+
+/// This process, as the scheduler's status names its leader: host and process id.
+fn holder_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), std::process::id())
 }
 
 /// How long in-flight requests may take to finish after a shutdown signal (the whole shutdown

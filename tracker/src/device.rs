@@ -156,6 +156,19 @@ async fn insert(
     Ok(Enrolment { device_id, person_id: person, protocol, enrolment_id, token })
 }
 
+/// The active device `device_id` as ingest needs it (the scheduler stores a carrier gateway's
+/// position as its fix).
+pub async fn info(pool: &PgPool, device_id: i64) -> Result<Option<DeviceInfo>, sqlx::Error> {
+    let row: Option<DeviceRow> = sqlx::query_as(
+        "SELECT d.id, d.protocol, d.person_id, p.office_id, d.default_crs, d.enrolled_at, d.token_hash
+         FROM devices d JOIN persons p ON p.id = d.person_id WHERE d.id = $1 AND d.retired_at IS NULL",
+    )
+    .bind(device_id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(DeviceRow::into_info).transpose().map(|o| o.map(|(info, _)| info))
+}
+
 /// A retired device.
 #[derive(Debug, Clone, Serialize)]
 pub struct Retired {
@@ -248,6 +261,25 @@ struct DeviceRow {
     default_crs: String,
     enrolled_at: DateTime<Utc>,
     token_hash: String,
+}
+
+impl DeviceRow {
+    /// The device and its token hash. The columns' CHECKs allow only known protocols and
+    /// coordinate systems: anything else is a broken row.
+    fn into_info(self) -> Result<(DeviceInfo, String), sqlx::Error> {
+        let protocol = self.protocol.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?;
+        let default_crs =
+            self.default_crs.parse().map_err(|e: geofence::crs::UnknownCrs| sqlx::Error::Decode(Box::new(e)))?;
+        let info = DeviceInfo {
+            device_id: self.id,
+            protocol,
+            person_id: self.person_id,
+            office_id: self.office_id,
+            default_crs,
+            enrolled_at: self.enrolled_at,
+        };
+        Ok((info, self.token_hash))
+    }
 }
 
 struct Cached {
@@ -381,22 +413,7 @@ impl DeviceDirectory {
         .bind(enrolment_id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(r) = row else {
-            return Ok(None);
-        };
-        // The columns' CHECKs allow only these values: anything else is a broken row.
-        let protocol = r.protocol.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?;
-        let default_crs =
-            r.default_crs.parse().map_err(|e: geofence::crs::UnknownCrs| sqlx::Error::Decode(Box::new(e)))?;
-        let info = DeviceInfo {
-            device_id: r.id,
-            protocol,
-            person_id: r.person_id,
-            office_id: r.office_id,
-            default_crs,
-            enrolled_at: r.enrolled_at,
-        };
-        Ok(Some((info, r.token_hash)))
+        row.map(DeviceRow::into_info).transpose()
     }
 
     /// Keeps the cache true to the database: drops a device on every `cctrack_devices`

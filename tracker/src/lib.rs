@@ -9,6 +9,7 @@
 //! - [`ingest`]: the path of a fix, stage by stage; [`track`]: reading back;
 //! - [`alarm`]: alarms as cases: lifecycle, handling, the append-only history and its live feed;
 //! - [`demo`]: the Yingkou demonstration data set;
+//! - [`schedule`]: what the scheduler reads and writes (requests, failures, escalation, notices);
 //! - [`secret`]: argon2id hashing of passwords and device tokens;
 //! - [`time`]: Asia/Shanghai business time.
 
@@ -23,6 +24,7 @@ pub mod leave;
 pub mod login;
 pub mod org;
 pub mod person;
+pub mod schedule;
 pub mod secret;
 pub mod staff;
 pub mod time;

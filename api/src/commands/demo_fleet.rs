@@ -34,11 +34,15 @@ const LIVE_HOURS: i64 = 24;
 /// one enters the 禁止令 zone, one drifts near the county border, one switches the phone off,
 /// one comes back an hour late from a granted leave).
 /// Both stop when `stopped` turns true.
+/// The fleet's carrier gateway is started in-process and handed to `gateway`; `caught_up` turns
+/// true when the fleet's clock has caught up with the real one.
 pub fn start_fleet(
     pool: &sqlx::PgPool,
     phones: &[demo::DemoPhone],
     osmand: std::net::SocketAddr,
     opts: FleetOptions,
+    gateway: std::sync::Arc<scheduler::gateway::LateGateway>,
+    caught_up: tokio::sync::watch::Sender<bool>,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let (pool, phones) = (pool.clone(), phones.to_vec());
@@ -47,7 +51,7 @@ pub fn start_fleet(
             phones.iter().map(|p| (p.person_id, format!("{}（{}，{}）", p.name, p.county, p.level))).collect();
         let watcher = watch_alarms(pool.clone(), names, stopped.clone());
         let fleet = async {
-            match fleet(&pool, &phones, osmand, opts, stopped.clone()).await {
+            match fleet(&pool, &phones, osmand, opts, gateway, caught_up, stopped.clone()).await {
                 Ok(()) => {}
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "the demo fleet could not run"),
             }
@@ -91,6 +95,8 @@ async fn fleet(
     phones: &[demo::DemoPhone],
     osmand: std::net::SocketAddr,
     opts: FleetOptions,
+    gateway: std::sync::Arc<scheduler::gateway::LateGateway>,
+    caught_up: tokio::sync::watch::Sender<bool>,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     use chrono::{Duration, Utc};
@@ -196,7 +202,9 @@ async fn fleet(
                 zone.map(|point| vec![event(30, 2.0, EventKind::EnterZone { point })]).unwrap_or_default()
             }
             Script::Drift => vec![event(20, 1.5, EventKind::Drift { toward: None, confirm: false })],
-            Script::PhoneOff => vec![event(15, 5.0, EventKind::PhoneOff)],
+            // Off for good: after the catch-up the scheduler finds it unreachable (定位失败), then
+            // silent for two intervals (失联).
+            Script::PhoneOff => vec![event(15, 48.0, EventKind::PhoneOff)],
             // A 2.5-hour leave to a place a few kilometres outside the county, home an hour late.
             // (Only when the catch-up can hold it: in real time it would take hours.)
             Script::LateFromLeave if catch_up < Duration::hours(4) => {
@@ -253,12 +261,29 @@ async fn fleet(
         compliant = compliant.len(),
         "demo fleet: generated movement inside each county, scripted events logged as they happen"
     );
-    let notes = std::sync::Arc::new(|n: simulator::fleet::Note| match n {
+    let run_warp = Warp { wall_start: Utc::now(), ..warp };
+    // No failures by chance: at the demo's short intervals they would bury the scripted ones.
+    let options = simulator::gateway::GatewayOptions { failure_rate: 0.0, ..Default::default() };
+    let carrier = simulator::gateway::Gateway::for_fleet(&fleet, run_warp, options)?;
+    let (carrier_addr, _carrier) =
+        simulator::gateway::start("127.0.0.1:0".parse()?, std::sync::Arc::new(carrier)).await?;
+    gateway.set(std::sync::Arc::new(scheduler::gateway::HttpGateway::new(scheduler::config::GatewayConfig {
+        url: format!("http://{carrier_addr}"),
+        token: None,
+    })));
+    tracing::info!(%carrier_addr, "demo carrier location gateway (运营商基站定位) for the fleet's phones");
+    if run_warp.catch_up().is_zero() {
+        let _ = caught_up.send(true);
+    }
+    let notes = std::sync::Arc::new(move |n: simulator::fleet::Note| match n {
         simulator::fleet::Note::Event { person, event, at, until, expect } => tracing::info!(
             %person, event, sim_time = %at, until = %until, expect = expect.unwrap_or("no alarm"),
             "scripted event"
         ),
-        simulator::fleet::Note::CaughtUp => tracing::info!("demo fleet caught up with the real clock; now ×1"),
+        simulator::fleet::Note::CaughtUp => {
+            tracing::info!("demo fleet caught up with the real clock; now ×1: the scheduler starts");
+            let _ = caught_up.send(true);
+        }
         simulator::fleet::Note::Done(s) => {
             if s.rejected > 0 || s.stopped.is_some() {
                 tracing::warn!(person = %s.name, accepted = s.accepted, rejected = s.rejected,
@@ -266,12 +291,7 @@ async fn fleet(
             }
         }
     });
-    let run = RunOptions {
-        osmand_url: url,
-        warp: Warp { wall_start: Utc::now(), ..warp },
-        retry: Default::default(),
-        counters: None,
-    };
+    let run = RunOptions { osmand_url: url, warp: run_warp, retry: Default::default(), counters: None };
     let summary = simulator::fleet::run_fleet(fleet, run, notes, until(stopped)).await?;
     let (sent, accepted, rejected) =
         summary.persons.iter().fold((0, 0, 0), |(s, a, r), p| (s + p.sent, a + p.accepted, r + p.rejected));

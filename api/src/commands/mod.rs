@@ -6,6 +6,7 @@ mod demo;
 mod demo_fleet;
 mod orgs;
 mod records;
+mod schedule;
 mod serve;
 
 use anyhow::Context;
@@ -64,6 +65,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Track(args) => one_shot(&global, |pool| records::track(pool, args)).await,
         Command::Alarms(args) => one_shot(&global, |pool| alarms::run(pool, args)).await,
+        Command::Scheduler(crate::cli::SchedulerCommand::Status(flag)) => {
+            one_shot(&global, |pool| schedule::status(pool, flag.json)).await
+        }
+        Command::Scheduler(crate::cli::SchedulerCommand::Tick(args)) => {
+            let config = Config::load(&global, (None, None))?;
+            with_database(&config, |pool| schedule::tick(pool, config.scheduler.clone(), args)).await
+        }
         Command::Boundaries(crate::cli::BoundariesCommand::Import(args)) => {
             let config = Config::load(&global, (None, None))?;
             with_database(&config, |pool| boundaries::import(pool, args)).await

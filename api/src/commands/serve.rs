@@ -42,8 +42,21 @@ async fn serve_until_signal(
         }
         Mode::Serve => Vec::new(),
     };
-    let app = server::Application::build(config, pool.clone()).await?;
+    let demo_fleet = matches!(mode, Mode::Demo { fleet, .. } if fleet.enabled);
+    let config = match mode {
+        Mode::Demo { .. } => demo_config(config, demo_fleet),
+        Mode::Serve => config.clone(),
+    };
+    let mut app = server::Application::build(&config, pool.clone()).await?;
     let (addr, osmand_addr) = (app.main_addr(), app.osmand_addr());
+    // The demo's carrier gateway starts with its fleet, and its scheduler once the fleet caught
+    // up with the real clock (the gateway answers from the fleet's simulated time).
+    let gateway = std::sync::Arc::new(scheduler::gateway::LateGateway::default());
+    let (caught_up, fleet_ready) = tokio::sync::watch::channel(false);
+    if let (true, Some(s)) = (demo_fleet, app.scheduler_mut()) {
+        s.set_gateway(gateway.clone());
+        s.hold_until(fleet_ready);
+    }
     tracing::info!(%addr, %osmand_addr, "cctrack listening");
     // Scripts and tests wait for these lines; the main one comes last.
     println!("cctrack osmand listening on http://{osmand_addr} (Traccar Client server URL)");
@@ -59,7 +72,7 @@ async fn serve_until_signal(
     };
     let fleet = match mode {
         Mode::Demo { fleet: opts, .. } if opts.enabled => {
-            Some(super::demo_fleet::start_fleet(&pool, &phones, osmand_addr, opts, stopped.clone()))
+            Some(super::demo_fleet::start_fleet(&pool, &phones, osmand_addr, opts, gateway, caught_up, stopped.clone()))
         }
         _ => None,
     };
@@ -71,4 +84,38 @@ async fn serve_until_signal(
     served.context("HTTP server")?;
     pool.close().await;
     Ok(())
+}
+
+/// The demo's scheduler, compressed so that a newcomer sees it work within two minutes: every
+/// level located every 15–40 s (answered through the fleet's carrier gateway), failures after a
+/// 20 s grace, the county told after 45–60 s, the city after 90 s, overnight after 150 s; notices
+/// written to `DATA_DIR/mail` unless a mail server is configured.
+fn demo_config(config: &Config, with_fleet: bool) -> Config {
+    use scheduler::config::MailConfig;
+    let mut c = config.clone();
+    let s = &mut c.scheduler;
+    s.intervals = tracker::schedule::polling::Intervals {
+        lenient_s: 30,
+        ordinary_s: 25,
+        strict_s: 20,
+        key_60_s: 15,
+        key_30_s: 10,
+    };
+    s.grace = chrono::Duration::seconds(20);
+    s.ladder = scheduler::ladder::Ladder {
+        urgent_ack_s: 45,
+        ack_s: 60,
+        city_after_s: Some(90),
+        overnight_after_s: Some(150),
+        ..scheduler::ladder::Ladder::default()
+    };
+    if s.mail == MailConfig::None {
+        s.mail = MailConfig::Dir(config.data_dir.join("mail"));
+    }
+    s.console_url = format!("http://{}", config.listen);
+    if !with_fleet {
+        // Real phones: real intervals.
+        c.scheduler = config.scheduler.clone();
+    }
+    c
 }

@@ -5,6 +5,7 @@
 mod native;
 mod osmand;
 mod owntracks;
+pub mod requests;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ingest/v1/fixes", post(native::post_fixes).layer(DefaultBodyLimit::max(NATIVE_BODY_LIMIT)))
         .route("/ingest/owntracks", post(owntracks::post_message).layer(DefaultBodyLimit::max(SINGLE_BODY_LIMIT)))
+        .route("/ingest/v1/location-request", axum::routing::get(requests::long_poll))
 }
 
 /// The OsmAnd listener: any path, GET or POST, as Traccar Client sends.

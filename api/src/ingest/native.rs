@@ -17,17 +17,7 @@ pub async fn post_fixes(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<IngestReport>), ApiError> {
-    let credentials = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized { basic_realm: false })?;
-    let (enrolment, token) = credentials.trim().split_once('.').ok_or(ApiError::Unauthorized { basic_realm: false })?;
-    let device = state
-        .devices
-        .authenticate(Protocol::Native, enrolment, token)
-        .await?
-        .ok_or(ApiError::Unauthorized { basic_realm: false })?;
+    let device = bearer_device(&state, &headers, Protocol::Native).await?;
     let value = super::parse_json(&body)?;
     let decoded = native::decode(&value).map_err(|e| ApiError::bad(e.field, e.message))?;
     let total = decoded.len();
@@ -39,4 +29,20 @@ pub async fn post_fixes(
     )?;
     let status = if report.errors.len() == total { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, Json(report)))
+}
+
+/// The active device of `protocol` named by `Authorization: Bearer <enrolment id>.<token>`;
+/// 401 for anything else.
+pub(super) async fn bearer_device(
+    state: &AppState,
+    headers: &HeaderMap,
+    protocol: Protocol,
+) -> Result<tracker::device::DeviceInfo, ApiError> {
+    let credentials = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized { basic_realm: false })?;
+    let (enrolment, token) = credentials.trim().split_once('.').ok_or(ApiError::Unauthorized { basic_realm: false })?;
+    state.devices.authenticate(protocol, enrolment, token).await?.ok_or(ApiError::Unauthorized { basic_realm: false })
 }

@@ -1,5 +1,6 @@
 //! OwnTracks HTTP mode: `POST /ingest/owntracks`, basic auth (username = enrolment id, password
-//! = device token). Every message type is answered `[]`; only `location` carries a fix.
+//! = device token). Every message type is answered `[]`, or with a `reportLocation` command while a
+//! location request is pending; only `location` carries a fix.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -23,7 +24,10 @@ pub async fn post_message(
     let device = state.devices.authenticate(Protocol::Owntracks, &user, &password).await?.ok_or(unauthorized)?;
     let value = super::parse_json(&body)?;
     let Some(fix) = owntracks::decode(&value).map_err(|e| ApiError::bad(e.field, e.message))? else {
-        return Ok(Json(json!([])));
+        // Not a location (a waypoint, a transition): still the moment to pass on a request.
+        let pending =
+            tracker::schedule::polling::pending_for(&state.pool, device.person_id, chrono::Utc::now()).await?;
+        return Ok(Json(reply(pending.is_some())));
     };
     let report = state
         .ingestor
@@ -35,6 +39,16 @@ pub async fn post_message(
         })?;
     match report.errors.into_iter().next() {
         Some(e) => Err(ApiError::bad(e.field, e.message)),
-        None => Ok(Json(json!([]))),
+        None => Ok(Json(reply(report.location_request.is_some()))),
+    }
+}
+
+/// `[]`, or the command that makes the app report its location now (OwnTracks' remote command
+/// `reportLocation`, honoured in HTTP mode in the reply to a post).
+fn reply(location_requested: bool) -> Value {
+    if location_requested {
+        json!([{"_type": "cmd", "action": "reportLocation"}])
+    } else {
+        json!([])
     }
 }

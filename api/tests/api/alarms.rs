@@ -20,6 +20,23 @@ async fn send(app: &TestApp, id: &str, at: DateTime<Utc>, lat: f64, accuracy: f6
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 }
 
+/// A circle of `radius_m` around HOME as `person`'s inclusion fence.
+async fn home_fence(app: &TestApp, person: i64, radius_m: f64) {
+    let f = tracker::fence::NewFence {
+        person_id: Some(person),
+        organisation_id: None,
+        name: "居住地".into(),
+        kind: geofence::FenceKind::Inclusion,
+        geojson: json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [HOME.0, HOME.1]},
+                        "properties": {"radius_m": radius_m}}),
+        crs: geofence::crs::Crs::Wgs84,
+        schedule: None,
+        valid_from: None,
+        valid_to: None,
+    };
+    tracker::fence::add(&app.db.pool, &f).await.unwrap();
+}
+
 fn kinds(events: &[FeedEvent]) -> Vec<&str> {
     events.iter().map(|e| e.kind.as_str()).collect()
 }
@@ -30,22 +47,7 @@ async fn an_alarms_life_is_one_history_written_by_fixes_and_staff() {
     let o = orgs(&app.db).await;
     account(&app.db, o.office, "li.office", Role::OfficeStaff).await;
     let someone = person(&app.db, o.office, "张三").await;
-    tracker::fence::add(
-        &app.db.pool,
-        &tracker::fence::NewFence {
-            person_id: Some(someone),
-            organisation_id: None,
-            name: "居住地".into(),
-            kind: geofence::FenceKind::Inclusion,
-            geojson: json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [HOME.0, HOME.1]}, "properties": {"radius_m": 500}}),
-            crs: geofence::crs::Crs::Wgs84,
-            schedule: None,
-            valid_from: None,
-            valid_to: None,
-        },
-    )
-    .await
-    .unwrap();
+    home_fence(&app, someone, 500.0).await;
     let p = phone(&app.db, someone, Protocol::Osmand).await;
     let t0 = Utc::now() - Duration::minutes(60);
     let at = |i: i64| t0 + Duration::minutes(5 * i);
@@ -93,5 +95,42 @@ async fn an_alarms_life_is_one_history_written_by_fixes_and_staff() {
     // Every event of the test is in the feed once, in order.
     let all = feed::read_after(&app.db.pool, 0, 1000).await.unwrap();
     assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), (1..=all.len() as i64).collect::<Vec<_>>());
+    app.stop().await;
+}
+
+/// A carrier's cell position near a border is uncertain, and two of them in a row are still
+/// only uncertainty: they ask for a better fix, and never confirm each other into a breach. A
+/// GPS fix that is uncertain too then confirms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cell_fixes_near_a_border_never_confirm_a_breach() {
+    let app = spawn_app().await;
+    let o = orgs(&app.db).await;
+    let someone = person(&app.db, o.office, "李四").await;
+    home_fence(&app, someone, 1000.0).await;
+    let p = phone(&app.db, someone, Protocol::Native).await;
+    let t0 = Utc::now() - Duration::minutes(30);
+    // 200 m inside the border, located to 800 m by the carrier, three times; then by GPS to 250 m.
+    let near = HOME.1 + 0.0072;
+    for (i, (source, accuracy)) in [("cell", 800), ("cell", 800), ("cell", 800), ("gps", 250)].into_iter().enumerate() {
+        let fix = json!({"time": t0 + Duration::minutes(5 * i as i64), "lat": near, "lon": HOME.0, "accuracy_m": accuracy, "source": source});
+        let r = app
+            .client
+            .post(app.url("/ingest/v1/fixes"))
+            .bearer_auth(format!("{}.{}", p.enrolment_id, p.token))
+            .json(&json!({"fixes": [fix]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let alarms: i64 = app.count("SELECT count(*) FROM alarms").await;
+        let want = if i < 3 { 0 } else { 1 };
+        assert_eq!(alarms, want, "after fix {i} ({source})");
+    }
+    let events = feed::read_after(&app.db.pool, 0, 100).await.unwrap();
+    assert_eq!(
+        kinds(&events),
+        ["confirmation_requested", "confirmed", "opened"],
+        "one request, kept open by the cell fixes"
+    );
     app.stop().await;
 }

@@ -43,6 +43,8 @@ pub async fn start_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
         data_dir: std::env::temp_dir(),
         database_url: Some(db.url.clone()),
         login: LoginPolicy::default(),
+        // Tests of the scheduler run it on a clock of their own.
+        scheduler: scheduler::config::SchedulerConfig { enabled: false, ..Default::default() },
     };
     adjust(&mut config);
     let app = Application::build(&config, db.pool.clone()).await.expect("application builds");

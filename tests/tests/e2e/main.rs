@@ -8,4 +8,5 @@ mod decoder_props;
 mod embedded;
 mod geofence_postgis;
 mod migrations;
+mod scheduler;
 mod schema;

@@ -45,6 +45,10 @@ const LANDED: &[(i64, &str)] = &[
         20261207000009,
         "50d8451b1371d0adfd6dc7115d2376d3645cb2566eec4f57909a2af42659f2087ee9ffa04eff789b22453bcc87ee862c",
     ),
+    (
+        20261207000010,
+        "ade1e5d3741d89f9c7f27ca83fa52a19d572c336d7f3114d6330379cca5474d005eea6277cec5697bbd7f85abd5132ee",
+    ),
 ];
 
 fn hex(bytes: &[u8]) -> String {

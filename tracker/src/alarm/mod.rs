@@ -12,6 +12,7 @@ pub mod events;
 pub mod feed;
 pub mod handling;
 pub mod lifecycle;
+pub mod raise;
 
 use std::fmt;
 use std::str::FromStr;

@@ -14,6 +14,11 @@ use super::rules::{self, AlarmState, Kind, Observation, Outcome, Subject};
 use crate::alarm::events::EventLog;
 use crate::fence::FenceSnapshot;
 
+/// A carrier's cell position: too coarse to confirm a doubt.
+fn coarse(it: &super::batch::Item) -> bool {
+    it.fix.source == super::fix::Source::Cell
+}
+
 /// Applies the batch's stored fixes; whether confirmation requests changed (the replies' pending
 /// requests must then be read again).
 pub async fn judge(
@@ -34,7 +39,7 @@ pub async fn judge(
         let d = batch.device(it);
         let subject = Subject { person_id: d.person_id, office_id: d.office_id, device_id: d.device_id };
         let mut observations =
-            rules::observe(&fences.set, &it.verdicts, it.implausible, it.fix.mock, it.fix.battery_pct);
+            rules::observe(&fences.set, &it.verdicts, it.implausible, coarse(it), it.fix.mock, it.fix.battery_pct);
         if let Some(open) = open_leaves.get_mut(&d.person_id).filter(|_| it.driving) {
             match leaves::step(fences, open, &it.verdicts, it.fix.time, &mut observations) {
                 Some(LeaveChange::Departed { leave, at }) => crate::leave::mark_departed(tx, leave, at).await?,

@@ -135,7 +135,7 @@ mod tests {
                 if (10..18).contains(&h) {
                     verdicts.push(verdict(DESTINATION, dest));
                 }
-                let mut observations = observe(&fences.set, &verdicts, false, false, None);
+                let mut observations = observe(&fences.set, &verdicts, false, false, false, None);
                 let change = step(&fences, &mut open, &verdicts, at(h), &mut observations);
                 (change, observations.iter().map(|o| (o.alarm, o.outcome)).collect())
             })

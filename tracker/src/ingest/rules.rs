@@ -21,7 +21,13 @@ use crate::alarm::State;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Breach,
+    /// Uncertain, or a breach after an implausible jump: asks for another fix; a second doubt
+    /// in a row confirms.
     Doubt,
+    /// Uncertain from a coarse fix (a carrier's cell position, hundreds of metres wide): asks for
+    /// a better fix, and never confirms a doubt. Two cell fixes near a border are still only
+    /// uncertainty, not a breach.
+    CoarseDoubt,
     Clear,
 }
 
@@ -37,16 +43,25 @@ pub struct Observation {
 pub const LOW_BATTERY_PCT: f64 = 15.0;
 
 /// The observations of one fix. `verdicts` are the fences active at the fix's time;
-/// `implausible` turns every breach into a doubt.
+/// `implausible` turns every breach into a doubt; `coarse` (a cell position) turns every doubt
+/// into one that cannot confirm.
 pub fn observe(
     set: &FenceSet,
     verdicts: &[Verdict],
     implausible: bool,
+    coarse: bool,
     mock: bool,
     battery_pct: Option<f64>,
 ) -> Vec<Observation> {
     let mut out = Vec::new();
-    let doubt_if_implausible = |o: Outcome| if implausible && o == Outcome::Breach { Outcome::Doubt } else { o };
+    let doubt_if_implausible = |o: Outcome| {
+        let o = if implausible && o == Outcome::Breach { Outcome::Doubt } else { o };
+        if coarse && o == Outcome::Doubt {
+            Outcome::CoarseDoubt
+        } else {
+            o
+        }
+    };
     let from_compliance = |c: Compliance| match c {
         Compliance::Breach => Outcome::Breach,
         Compliance::Unknown => Outcome::Doubt,
@@ -234,6 +249,8 @@ pub async fn apply(
             Some(request) => open_or_feed(tx, state, log, s, fixed_at, o, Some(request)).await,
             None => request_confirmation(tx, state, log, s, fixed_at, o).await,
         },
+        Outcome::CoarseDoubt if state.pending.contains(&confirm_key(s.person_id, o)) => Ok(()),
+        Outcome::CoarseDoubt => request_confirmation(tx, state, log, s, fixed_at, o).await,
         Outcome::Clear => {
             if let Some(request) = settle_confirmation(tx, state, s, o).await? {
                 let open = state.open_alarm(s.person_id, o).map(|a| (a.id, a.state));
@@ -466,7 +483,7 @@ mod tests {
         use Outcome::*;
         use Position::*;
         let set = fences();
-        // (verdicts, implausible, mock, battery, observations)
+        // (verdicts, implausible, mock, battery, observations); the same for a coarse fix below
         type Row = (Vec<Verdict>, bool, bool, Option<f64>, Vec<Observation>);
         let table: Vec<Row> = vec![
             (vec![], false, false, None, vec![]),
@@ -517,7 +534,13 @@ mod tests {
             (vec![], false, false, Some(LOW_BATTERY_PCT), vec![]),
         ];
         for (i, (verdicts, implausible, mock, battery, want)) in table.into_iter().enumerate() {
-            assert_eq!(observe(&set, &verdicts, implausible, mock, battery), want, "row {i}");
+            assert_eq!(observe(&set, &verdicts, implausible, false, mock, battery), want, "row {i}");
+            // A cell fix says the same, except that its doubts cannot confirm.
+            let coarse: Vec<Observation> = want
+                .iter()
+                .map(|o| Observation { outcome: if o.outcome == Doubt { CoarseDoubt } else { o.outcome }, ..*o })
+                .collect();
+            assert_eq!(observe(&set, &verdicts, implausible, true, mock, battery), coarse, "row {i}, a cell fix");
         }
     }
 }
