@@ -64,6 +64,9 @@ pub enum Command {
     /// The scheduler: its status, or one tick by hand.
     #[command(subcommand)]
     Scheduler(SchedulerCommand),
+    /// Staff accounts.
+    #[command(subcommand)]
+    Staff(StaffCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,6 +264,34 @@ pub enum AlarmsCommand {
     Watch(AlarmWatchArgs),
     /// The handling outcomes: codes and labels.
     Outcomes(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Create an account (its password is generated and printed once), or reset one's password,
+    /// role and organisation.
+    Add(StaffAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StaffAddArgs {
+    /// The organisation (see `cctrack orgs`).
+    #[arg(long)]
+    pub org: i64,
+    /// Lower-case letters, digits, `.`, `_`, `-`; 3 to 64 characters.
+    #[arg(long)]
+    pub username: String,
+    /// The name shown in the console.
+    #[arg(long)]
+    pub name: String,
+    /// office_staff, county_admin, city_admin or auditor.
+    #[arg(long)]
+    pub role: String,
+    /// Where escalation notices go (county and city bureaus).
+    #[arg(long)]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

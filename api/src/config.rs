@@ -29,6 +29,10 @@ pub struct Config {
     pub login: LoginPolicy,
     /// Polling, failures, escalation, notices, the carrier gateway.
     pub scheduler: ::scheduler::config::SchedulerConfig,
+    /// How long staff sessions live.
+    pub sessions: tracker::session::SessionPolicy,
+    /// Mark the session cookie Secure (set it when cctrack is served over TLS, behind a proxy).
+    pub secure_cookie: bool,
 }
 
 /// Shows everything but the database URL's password.
@@ -41,6 +45,8 @@ impl std::fmt::Debug for Config {
             .field("database_url", &self.database_url.as_deref().map(redact_url))
             .field("login", &self.login)
             .field("scheduler", &self.scheduler)
+            .field("sessions", &self.sessions)
+            .field("secure_cookie", &self.secure_cookie)
             .finish()
     }
 }
@@ -92,6 +98,16 @@ struct FileConfig {
     mail: scheduler::MailFile,
     #[serde(default)]
     gateway: scheduler::GatewayFile,
+    #[serde(default)]
+    sessions: SessionsFile,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionsFile {
+    idle_minutes: Option<u32>,
+    absolute_hours: Option<u32>,
+    secure_cookie: Option<bool>,
 }
 
 impl Config {
@@ -158,7 +174,32 @@ impl Config {
             ),
         };
         let scheduler = scheduler::load(&env, file.scheduler, file.escalation, file.mail, file.gateway)?;
-        Ok(Config { listen, osmand_listen, data_dir, database_url, login, scheduler })
+        let ds = tracker::session::SessionPolicy::default();
+        let sessions = tracker::session::SessionPolicy {
+            idle: std::time::Duration::from_secs(
+                60 * u64::from(count(
+                    "sessions.idle_minutes",
+                    env("CCTRACK_SESSIONS_IDLE_MINUTES"),
+                    file.sessions.idle_minutes,
+                    (ds.idle.as_secs() / 60) as u32,
+                )?),
+            ),
+            absolute: std::time::Duration::from_secs(
+                3600 * u64::from(count(
+                    "sessions.absolute_hours",
+                    env("CCTRACK_SESSIONS_ABSOLUTE_HOURS"),
+                    file.sessions.absolute_hours,
+                    (ds.absolute.as_secs() / 3600) as u32,
+                )?),
+            ),
+        };
+        let secure_cookie = match env("CCTRACK_SESSIONS_SECURE_COOKIE") {
+            Some(t) => {
+                t.trim().parse().with_context(|| format!("sessions.secure_cookie: {t:?} is not true or false"))?
+            }
+            None => file.sessions.secure_cookie.unwrap_or(false),
+        };
+        Ok(Config { listen, osmand_listen, data_dir, database_url, login, scheduler, sessions, secure_cookie })
     }
 }
 

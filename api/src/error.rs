@@ -23,6 +23,9 @@ pub enum ApiError {
     /// 404: no such record, or none the caller may see: the two answers are identical.
     #[error("not found: {0}")]
     NotFound(String),
+    /// 409: the record changed under the caller (an alarm somebody else handled first).
+    #[error("{0}")]
+    Conflict(String),
     /// 429: too many failed logins for this account or from this address; retry after the
     /// given number of seconds, whatever the password.
     #[error("too many failed logins")]
@@ -78,28 +81,41 @@ const RETRY_AFTER_S: &str = "5";
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::BadRequest { field, message } => {
-                (StatusCode::BAD_REQUEST, Json(json!({"error": format!("{field}: {message}"), "field": field})))
-                    .into_response()
-            }
+            ApiError::BadRequest { field, message } => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"code": "bad_request", "error": format!("{field}: {message}"), "message": message, "field": field})),
+            )
+                .into_response(),
             ApiError::Unauthorized { basic_realm } => {
-                let mut r =
-                    (StatusCode::UNAUTHORIZED, Json(json!({"error": "authentication required"}))).into_response();
+                let mut r = (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({"code": "unauthorized", "error": "authentication required", "message": "authentication required"})),
+                )
+                    .into_response();
                 let challenge = if basic_realm { "Basic realm=\"cctrack\"" } else { "Bearer" };
                 r.headers_mut().insert(header::WWW_AUTHENTICATE, challenge.parse().expect("static header"));
                 r
             }
-            ApiError::UnknownDevice => {
-                (StatusCode::FORBIDDEN, Json(json!({"error": "unknown device"}))).into_response()
+            ApiError::UnknownDevice => (
+                StatusCode::FORBIDDEN,
+                Json(json!({"code": "unknown_device", "error": "unknown device", "message": "unknown device"})),
+            )
+                .into_response(),
+            ApiError::Forbidden(why) => {
+                (StatusCode::FORBIDDEN, Json(json!({"code": "forbidden", "error": why, "message": why}))).into_response()
             }
-            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, Json(json!({"error": why}))).into_response(),
+            ApiError::Conflict(why) => {
+                (StatusCode::CONFLICT, Json(json!({"code": "conflict", "error": why, "message": why}))).into_response()
+            }
             ApiError::NotFound(what) => {
-                (StatusCode::NOT_FOUND, Json(json!({"error": format!("not found: {what}")}))).into_response()
+                let m = format!("not found: {what}");
+                (StatusCode::NOT_FOUND, Json(json!({"code": "not_found", "error": m, "message": m}))).into_response()
             }
             ApiError::TooManyAttempts { retry_after_s } => {
                 let mut r = (
                     StatusCode::TOO_MANY_REQUESTS,
-                    Json(json!({"error": "too many failed logins: try again later", "retry_after_s": retry_after_s})),
+                    Json(json!({"code": "too_many_attempts", "error": "too many failed logins: try again later",
+                                "message": "too many failed logins: try again later", "retry_after_s": retry_after_s})),
                 )
                     .into_response();
                 r.headers_mut().insert(header::RETRY_AFTER, retry_after_s.into());
@@ -107,14 +123,15 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable => {
                 let mut r =
-                    (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "temporarily unavailable, retry later"})))
+                    (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"code": "unavailable", "error": "temporarily unavailable, retry later", "message": "temporarily unavailable, retry later"})))
                         .into_response();
                 r.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_S.parse().expect("static header"));
                 r
             }
             ApiError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": "internal error"}))).into_response()
+                (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"code": "internal", "error": "internal error", "message": "internal error"})))
+                    .into_response()
             }
         }
     }

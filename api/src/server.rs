@@ -26,6 +26,9 @@ pub struct AppState {
     pub ingestor: Arc<Ingestor>,
     pub devices: Arc<DeviceDirectory>,
     pub logins: Arc<Logins>,
+    /// How long staff sessions live, and whether their cookie is marked Secure.
+    pub sessions: tracker::session::SessionPolicy,
+    pub secure_cookie: bool,
     /// Wakes phones holding a long poll for a location request.
     pub requests: Arc<crate::ingest::requests::RequestWatch>,
     /// Where the Traccar Client listener is, for enrolment replies.
@@ -39,6 +42,8 @@ impl AppState {
             devices: Arc::new(DeviceDirectory::new(pool.clone())),
             logins: Arc::new(Logins::new(pool.clone(), login)),
             requests: Arc::new(Default::default()),
+            sessions: Default::default(),
+            secure_cookie: false,
             osmand_addr: None,
             pool,
         }
@@ -49,6 +54,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .merge(crate::ingest::router())
         .merge(crate::staff::router())
         .with_state(state)
@@ -71,8 +77,12 @@ impl Application {
             .await
             .with_context(|| format!("osmand_listen: cannot bind {}", config.osmand_listen))?;
         let osmand_addr = osmand.local_addr()?;
-        let state =
-            AppState { osmand_addr: Some(osmand_addr), ..AppState::new(pool, IngestConfig::default(), config.login) };
+        let state = AppState {
+            osmand_addr: Some(osmand_addr),
+            sessions: config.sessions,
+            secure_cookie: config.secure_cookie,
+            ..AppState::new(pool, IngestConfig::default(), config.login)
+        };
         let scheduler = match config.scheduler.enabled {
             true => {
                 let clock = Arc::new(scheduler::clock::SystemClock);
@@ -191,6 +201,25 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         }
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "database": "unreachable"})))
+        }
+    }
+}
+
+/// 200 when the database answers and every migration this build knows has been applied; 503
+/// otherwise (a node not to send traffic to yet).
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let want = tracker::db::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let have: Result<Option<i64>, sqlx::Error> =
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success").fetch_one(&state.pool).await;
+    match have {
+        Ok(Some(v)) if v >= want => (StatusCode::OK, Json(json!({"status": "ready", "migration": v}))),
+        Ok(v) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "migrations pending", "migration": v, "expected": want})),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "database": "unreachable"})))
         }
     }

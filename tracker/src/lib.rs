@@ -14,6 +14,7 @@
 //! - [`time`]: Asia/Shanghai business time.
 
 pub mod alarm;
+pub mod audit;
 pub mod boundaries;
 pub mod db;
 pub mod demo;
@@ -26,6 +27,7 @@ pub mod org;
 pub mod person;
 pub mod schedule;
 pub mod secret;
+pub mod session;
 pub mod staff;
 pub mod time;
 pub mod track;

@@ -100,3 +100,15 @@ pub async fn supervises_person(
     .await
     .map(Option::flatten)
 }
+
+/// The judicial offices in `staff`'s organisation subtree.
+pub async fn offices_in_scope(
+    pool: &sqlx::PgPool,
+    staff: &Principal,
+) -> Result<std::collections::HashSet<i64>, sqlx::Error> {
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM organisations WHERE kind = 'office' AND org_within(id, $1)")
+        .bind(staff.organisation_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(ids.into_iter().collect())
+}

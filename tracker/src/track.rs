@@ -24,21 +24,17 @@ pub struct TrackPoint {
     pub verdicts: Value,
 }
 
-/// The person's fixes in time order within `[from, to)`; the read is audited as `reader`.
+/// The person's fixes in time order within `[from, to)`; the read is audited with `read` (who,
+/// from where, how), in the same transaction.
 pub async fn track(
     pool: &PgPool,
     person: i64,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-    reader: &str,
+    read: &crate::audit::Entry<'_>,
 ) -> Result<Vec<TrackPoint>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("INSERT INTO audit_log (action, subject, person_id, details) VALUES ('track.read', $1, $2, $3)")
-        .bind(reader)
-        .bind(person)
-        .bind(serde_json::json!({"from": from, "to": to}))
-        .execute(&mut *tx)
-        .await?;
+    crate::audit::record(&mut *tx, read).await?;
     let points = sqlx::query_as::<_, TrackPoint>(
         "SELECT fixed_at AS time, ST_Y(position) AS lat, ST_X(position) AS lon, accuracy_m, source, input_crs, battery_pct,
                 speed_mps, device_seq, mock, implausible, verdicts

@@ -65,6 +65,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Track(args) => one_shot(&global, |pool| records::track(pool, args)).await,
         Command::Alarms(args) => one_shot(&global, |pool| alarms::run(pool, args)).await,
+        Command::Staff(crate::cli::StaffCommand::Add(args)) => {
+            one_shot(&global, |pool| records::add_staff(pool, args)).await
+        }
         Command::Scheduler(crate::cli::SchedulerCommand::Status(flag)) => {
             one_shot(&global, |pool| schedule::status(pool, flag.json)).await
         }

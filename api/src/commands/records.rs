@@ -10,7 +10,9 @@ use tracker::device::Protocol;
 use tracker::person::{CorrectionType, Level, NewPerson};
 
 use super::emit;
-use crate::cli::{EnrolArgs, FenceAddArgs, LeaveGrantArgs, LeaveListArgs, PersonAddArgs, RetireArgs, TrackArgs};
+use crate::cli::{
+    EnrolArgs, FenceAddArgs, LeaveGrantArgs, LeaveListArgs, PersonAddArgs, RetireArgs, StaffAddArgs, TrackArgs,
+};
 
 fn json_line(v: &impl serde::Serialize) -> anyhow::Result<()> {
     emit(&(serde_json::to_string_pretty(v)? + "\n"))
@@ -246,7 +248,17 @@ pub async fn list_leaves(pool: sqlx::PgPool, a: LeaveListArgs) -> anyhow::Result
 }
 
 pub async fn track(pool: sqlx::PgPool, a: TrackArgs) -> anyhow::Result<()> {
-    let points = tracker::track::track(&pool, a.person, a.from, a.to, "cli").await?;
+    // Read on the server's command line: the operating-system account is who read it.
+    let read = tracker::audit::Entry {
+        staff_id: None,
+        action: "track.read",
+        subject: format!("person {}", a.person),
+        person_id: Some(a.person),
+        details: serde_json::json!({"from": a.from, "to": a.to, "via": "cli",
+                                    "os_user": std::env::var("USER").unwrap_or_default()}),
+        address: None,
+    };
+    let points = tracker::track::track(&pool, a.person, a.from, a.to, &read).await?;
     if a.json {
         return json_line(&points);
     }
@@ -270,4 +282,45 @@ pub async fn track(pool: sqlx::PgPool, a: TrackArgs) -> anyhow::Result<()> {
         )?;
     }
     emit(&text)
+}
+
+pub async fn add_staff(pool: sqlx::PgPool, a: StaffAddArgs) -> anyhow::Result<()> {
+    use tracker::staff::Role;
+    anyhow::ensure!(
+        tracker::login::is_username(&a.username),
+        "--username: {:?} is not 3 to 64 lower-case letters, digits, '.', '_' or '-' (starting with a letter or digit)",
+        a.username
+    );
+    let role = match a.role.as_str() {
+        "office_staff" => Role::OfficeStaff,
+        "county_admin" => Role::CountyAdmin,
+        "city_admin" => Role::CityAdmin,
+        "auditor" => Role::Auditor,
+        other => anyhow::bail!("--role: {other:?} is not office_staff, county_admin, city_admin or auditor"),
+    };
+    anyhow::ensure!(!a.name.trim().is_empty(), "--name: must not be empty");
+    if let Some(e) = &a.email {
+        anyhow::ensure!(e.contains('@') && !e.contains(char::is_whitespace), "--email: {e:?} is not an e-mail address");
+    }
+    let password = tracker::secret::random_token(16);
+    let staff = tracker::staff::NewStaff {
+        organisation_id: a.org,
+        username: &a.username,
+        display_name: a.name.trim(),
+        role,
+        password: &password,
+        email: a.email.as_deref(),
+    };
+    let id = tracker::staff::upsert(&pool, &staff).await.map_err(|e| match e {
+        sqlx::Error::Database(d) if d.constraint() == Some("staff_organisation_id_fkey") => {
+            anyhow!("--org: no organisation {} (see `cctrack orgs`)", a.org)
+        }
+        other => other.into(),
+    })?;
+    if a.json {
+        return json_line(
+            &serde_json::json!({"id": id, "username": a.username, "role": role.as_str(), "password": password}),
+        );
+    }
+    emit(&format!("account {} ({}) ready; password (shown once): {password}\n", a.username, role.as_str()))
 }

@@ -50,8 +50,8 @@ async fn enrol(
         text("crs", "wgs84")?.parse().map_err(|e: geofence::crs::UnknownCrs| ApiError::bad("crs", e.to_string()))?;
     visible_person(&state, &who, person).await?;
     may_write(&who)?;
-    let e = tracker::device::enrol(&state.pool, person, protocol, crs, Some(who.0.id)).await?;
-    tracing::info!(person, device = e.device_id, staff = %who.0.username, "device enrolled");
+    let e = tracker::device::enrol(&state.pool, person, protocol, crs, Some(who.principal.id)).await?;
+    tracing::info!(person, device = e.device_id, staff = %who.principal.username, "device enrolled");
     Ok((StatusCode::CREATED, Json(enrolment_reply(&state, &e))))
 }
 
@@ -74,7 +74,7 @@ async fn retire(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("active device {enrolment_id}")))?;
     state.devices.forget(&enrolment_id);
-    tracing::info!(device = retired.device_id, staff = %who.0.username, "device retired");
+    tracing::info!(device = retired.device_id, staff = %who.principal.username, "device retired");
     Ok(Json(json!(retired)))
 }
 
@@ -85,11 +85,11 @@ async fn reenrol(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     visible_device(&state, &who, &enrolment_id).await?;
     may_write(&who)?;
-    let (retired, e) = tracker::device::reenrol(&state.pool, &enrolment_id, Some(who.0.id))
+    let (retired, e) = tracker::device::reenrol(&state.pool, &enrolment_id, Some(who.principal.id))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("active device {enrolment_id}")))?;
     state.devices.forget(&enrolment_id);
-    tracing::info!(retired = retired.device_id, device = e.device_id, staff = %who.0.username, "device re-enrolled");
+    tracing::info!(retired = retired.device_id, device = e.device_id, staff = %who.principal.username, "device re-enrolled");
     let mut reply = enrolment_reply(&state, &e);
     reply["replaces"] = json!(retired);
     Ok((StatusCode::CREATED, Json(reply)))

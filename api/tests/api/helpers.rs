@@ -45,6 +45,8 @@ pub async fn start_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
         login: LoginPolicy::default(),
         // Tests of the scheduler run it on a clock of their own.
         scheduler: scheduler::config::SchedulerConfig { enabled: false, ..Default::default() },
+        sessions: Default::default(),
+        secure_cookie: false,
     };
     adjust(&mut config);
     let app = Application::build(&config, db.pool.clone()).await.expect("application builds");
@@ -258,4 +260,42 @@ pub fn encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// An open alarm of `person` (of `office`) as ingest would open it, with its opening event.
+pub async fn alarm(db: &TestDb, person: i64, office: i64, kind: tracker::alarm::Kind) -> i64 {
+    use tracker::alarm::events::{EventKind, EventLog, NewEvent};
+    let mut tx = db.pool.begin().await.unwrap();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO alarms (person_id, office_id, kind, opened_at) VALUES ($1, $2, $3, now()) RETURNING id",
+    )
+    .bind(person)
+    .bind(office)
+    .bind(kind.as_str())
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let mut log = EventLog::default();
+    log.push(NewEvent {
+        alarm_id: Some(id),
+        to_state: Some(tracker::alarm::State::Open),
+        ..NewEvent::new(EventKind::Opened, person, office, kind)
+    });
+    log.append(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+/// Logs in through the API; the session token.
+pub async fn login(app: &TestApp, user: &str) -> String {
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": user, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "login as {user}");
+    let body: Value = r.json().await.unwrap();
+    body["token"].as_str().unwrap().to_string()
 }

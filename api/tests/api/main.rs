@@ -9,3 +9,4 @@ mod credentials;
 mod fuzz;
 mod logins;
 mod scope;
+mod staff_routes;

@@ -39,7 +39,8 @@ fn not_found(path: &str) -> Value {
         Some(rest) => format!("device {}", rest.trim_end_matches("/reenrol")),
         None => format!("person {}", path.trim_start_matches("/api/v1/persons/").trim_end_matches("/devices")),
     };
-    json!({"error": format!("not found: {what}")})
+    let m = format!("not found: {what}");
+    json!({"code": "not_found", "error": m, "message": m})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,10 @@ const LANDED: &[(i64, &str)] = &[
         20261207000010,
         "ade1e5d3741d89f9c7f27ca83fa52a19d572c336d7f3114d6330379cca5474d005eea6277cec5697bbd7f85abd5132ee",
     ),
+    (
+        20261207000011,
+        "cf31e32a1881e7a99a465f01f2b9bc07eee5b8fa084bd9448b6b9947854ca53cf081d854715c56b7ade2c3ce86e32f99",
+    ),
 ];
 
 fn hex(bytes: &[u8]) -> String {

@@ -69,6 +69,48 @@ const CASE: &str = "SELECT a.id, a.kind, a.state, a.person_id, p.name AS person_
                     LEFT JOIN fences f ON f.id = a.fence_id
                     LEFT JOIN staff ack ON ack.id = a.acknowledged_by LEFT JOIN staff cl ON cl.id = a.closed_by";
 
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// States to include (none: open and acknowledged, the queue).
+    pub states: Vec<State>,
+    pub kinds: Vec<Kind>,
+    /// Within this organisation (an office or a county), inside the account's own scope.
+    pub organisation: Option<i64>,
+    pub person: Option<i64>,
+    pub opened_from: Option<DateTime<Utc>>,
+    pub opened_to: Option<DateTime<Utc>>,
+    /// Alarms with a smaller id than this (the cursor of the previous page).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+/// The alarms in `scope`'s organisation subtree that match, newest first.
+pub async fn list(pool: &PgPool, scope: &Principal, f: &Filter) -> Result<Vec<AlarmCase>, sqlx::Error> {
+    let states: Vec<&str> =
+        if f.states.is_empty() { vec!["open", "acknowledged"] } else { f.states.iter().map(|s| s.as_str()).collect() };
+    let kinds: Vec<&str> = f.kinds.iter().map(|k| k.as_str()).collect();
+    sqlx::query_as(&format!(
+        "{CASE} WHERE org_within(p.office_id, $1) AND a.state = ANY($2)
+                  AND (cardinality($3::text[]) = 0 OR a.kind = ANY($3))
+                  AND ($4::int8 IS NULL OR org_within(p.office_id, $4)) AND ($5::int8 IS NULL OR a.person_id = $5)
+                  AND ($6::timestamptz IS NULL OR a.opened_at >= $6) AND ($7::timestamptz IS NULL OR a.opened_at < $7)
+                  AND ($8::int8 IS NULL OR a.id < $8)
+                ORDER BY a.id DESC LIMIT $9"
+    ))
+    .bind(scope.organisation_id)
+    .bind(states)
+    .bind(kinds)
+    .bind(f.organisation)
+    .bind(f.person)
+    .bind(f.opened_from)
+    .bind(f.opened_to)
+    .bind(f.before)
+    .bind(f.limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// The alarm and its whole history; `None` if there is no such alarm, or (with `scope`) none in
 /// that account's organisation subtree.
 pub async fn show(

@@ -1,0 +1,200 @@
+//! Alarms for staff, within their organisation subtree (in SQL; outside it, as absent):
+//! - `GET /api/v1/alarms?state=open,acknowledged&kind=&organisation=&person=&from=&to=&before=&limit=`
+//!   → `{"items": [...], "next": <cursor or null>}`, newest first (default: the queue, open and
+//!   acknowledged);
+//! - `GET /api/v1/alarms/{id}` → `{"alarm", "events"}`, the case with its whole history;
+//! - `POST /api/v1/alarms/{id}/acknowledge`; `POST /api/v1/alarms/{id}/resolve` and
+//!   `/dismiss` with `{"outcome", "note"}` → the case; 409 when somebody handled it first
+//!   (saying who); 403 for auditors;
+//! - `POST /api/v1/alarms/acknowledge` `{"ids": [...]}` → `{"acknowledged": [...], "refused": [{"id", "error"}]}`;
+//! - `GET /api/v1/alarm-outcomes` → the handling outcomes with their labels.
+//!
+//! Every action is written to the audit log.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tracker::alarm::handling::{self, Filter, HandleError};
+use tracker::alarm::{Action, Handling, Kind, Note, Outcome, State as AlarmState};
+
+use super::sessions::body;
+use super::StaffUser;
+use crate::error::ApiError;
+use crate::server::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/alarms", get(list))
+        .route("/api/v1/alarms/acknowledge", post(acknowledge_many))
+        .route("/api/v1/alarms/{id}", get(show))
+        .route("/api/v1/alarms/{id}/acknowledge", post(acknowledge))
+        .route("/api/v1/alarms/{id}/resolve", post(resolve))
+        .route("/api/v1/alarms/{id}/dismiss", post(dismiss))
+        .route("/api/v1/alarm-outcomes", get(outcomes))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    kind: Option<String>,
+    organisation: Option<i64>,
+    person: Option<i64>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+fn listed<T: std::str::FromStr>(field: &str, text: &Option<String>) -> Result<Vec<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.iter()
+        .flat_map(|t| t.split(','))
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<T>().map_err(|e| ApiError::bad(field, e.to_string())))
+        .collect()
+}
+
+async fn list(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad("limit", format!("{limit} is not 1 to 1000")));
+    }
+    let filter = Filter {
+        states: listed::<AlarmState>("state", &q.state)?,
+        kinds: listed::<Kind>("kind", &q.kind)?,
+        organisation: q.organisation,
+        person: q.person,
+        opened_from: q.from,
+        opened_to: q.to,
+        before: q.before,
+        limit,
+    };
+    let items = handling::list(&state.pool, &who.principal, &filter).await?;
+    let next = (items.len() as i64 == limit).then(|| items.last().map(|a| a.id)).flatten();
+    Ok(Json(json!({"items": items, "next": next})))
+}
+
+async fn show(State(state): State<AppState>, who: StaffUser, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    let (case, events) = handling::show(&state.pool, id, Some(&who.principal))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("alarm {id}")))?;
+    Ok(Json(json!({"alarm": case, "events": events})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    outcome: String,
+    note: String,
+}
+
+fn record(bytes: &[u8]) -> Result<Handling, ApiError> {
+    let r: Record = body(bytes)?;
+    let outcome: Outcome = r
+        .outcome
+        .parse()
+        .map_err(|e: tracker::alarm::lifecycle::UnknownName| ApiError::bad("outcome", e.to_string()))?;
+    let note = Note::parse(&r.note).map_err(|e| ApiError::bad("note", e.to_string()))?;
+    Ok(Handling { outcome, note })
+}
+
+async fn act(state: &AppState, who: &StaffUser, id: i64, action: Action) -> Result<Json<Value>, ApiError> {
+    let verb = action.name();
+    let details = match &action {
+        Action::Resolve(h) | Action::Dismiss(h) => json!({"outcome": h.outcome.code(), "note": h.note.as_str()}),
+        Action::Acknowledge => json!({}),
+    };
+    let case = handling::act(&state.pool, id, &who.principal, action).await.map_err(handle_error)?;
+    tracker::audit::record(
+        &state.pool,
+        &tracker::audit::Entry {
+            staff_id: Some(who.principal.id),
+            action: &format!("alarm.{verb}"),
+            subject: format!("alarm {id}"),
+            person_id: Some(case.person_id),
+            details,
+            address: who.address,
+        },
+    )
+    .await?;
+    let events = tracker::alarm::feed::history(&state.pool, id).await?;
+    Ok(Json(json!({"alarm": case, "events": events})))
+}
+
+fn handle_error(e: HandleError) -> ApiError {
+    match e {
+        HandleError::NotFound(id) => ApiError::NotFound(format!("alarm {id}")),
+        HandleError::ReadOnly { .. } => ApiError::Forbidden(e.to_string()),
+        HandleError::AlreadyHandled { .. } => ApiError::Conflict(e.to_string()),
+        HandleError::Db(e) => e.into(),
+    }
+}
+
+async fn acknowledge(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    act(&state, &who, id, Action::Acknowledge).await
+}
+
+async fn resolve(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(id): Path<i64>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let h = record(&bytes)?;
+    act(&state, &who, id, Action::Resolve(h)).await
+}
+
+async fn dismiss(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(id): Path<i64>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let h = record(&bytes)?;
+    act(&state, &who, id, Action::Dismiss(h)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ids {
+    ids: Vec<i64>,
+}
+
+async fn acknowledge_many(
+    State(state): State<AppState>,
+    who: StaffUser,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let Ids { ids } = body(&bytes)?;
+    if ids.is_empty() || ids.len() > 500 {
+        return Err(ApiError::bad("ids", format!("1 to 500 alarms at a time, got {}", ids.len())));
+    }
+    let (mut acknowledged, mut refused) = (Vec::new(), Vec::new());
+    for id in ids {
+        match act(&state, &who, id, Action::Acknowledge).await {
+            Ok(_) => acknowledged.push(id),
+            Err(ApiError::Unavailable) => return Err(ApiError::Unavailable),
+            Err(ApiError::Internal(e)) => return Err(ApiError::Internal(e)),
+            Err(e) => refused.push(json!({"id": id, "error": e.to_string()})),
+        }
+    }
+    Ok(Json(json!({"acknowledged": acknowledged, "refused": refused})))
+}
+
+async fn outcomes(_: StaffUser) -> Json<Value> {
+    Json(json!(Outcome::ALL.iter().map(|o| json!({"code": o.code(), "label": o.label_zh()})).collect::<Vec<_>>()))
+}

@@ -1,0 +1,56 @@
+//! `GET /api/v1/audit?from=&to=&action=&staff=&person=&before=&limit=`: the audit log, newest
+//! first, for auditors and the city bureau (others: 403), within their organisation subtree.
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tracker::staff::Role;
+
+use super::StaffUser;
+use crate::error::ApiError;
+use crate::server::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/audit", get(list))
+}
+
+#[derive(Deserialize)]
+struct Q {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    action: Option<String>,
+    staff: Option<String>,
+    person: Option<i64>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list(State(state): State<AppState>, who: StaffUser, Query(q): Query<Q>) -> Result<Json<Value>, ApiError> {
+    if !matches!(who.principal.role, Role::Auditor | Role::CityAdmin) {
+        return Err(ApiError::Forbidden("the audit log is for auditors and the city bureau".into()));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad("limit", format!("{limit} is not 1 to 1000")));
+    }
+    for (field, text) in [("action", &q.action), ("staff", &q.staff)] {
+        if text.as_ref().is_some_and(|t| t.len() > 64 || !tracker::db::storable_text(t)) {
+            return Err(ApiError::bad(field, "is not a name cctrack uses"));
+        }
+    }
+    let filter = tracker::audit::Filter {
+        from: q.from,
+        to: q.to,
+        action: q.action,
+        staff: q.staff,
+        person: q.person,
+        before: q.before,
+        limit,
+    };
+    let rows = tracker::audit::list(&state.pool, &who.principal, &filter).await?;
+    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.id)).flatten();
+    Ok(Json(json!({"items": rows, "next": next})))
+}

@@ -1,0 +1,157 @@
+//! Signing in and out:
+//! - `POST /api/v1/auth/login` `{"username", "password"}` → 200 `{"token", "expires_at", "user"}`
+//!   and the session cookie (HttpOnly, SameSite=Strict, Secure when `[sessions] secure_cookie`);
+//!   logins are limited per account and address (429 with Retry-After), every one audited;
+//! - `POST /api/v1/auth/logout` ends the session on the server (204);
+//! - `POST /api/v1/auth/password` `{"current", "new"}` sets a new password and ends every other
+//!   session of the account (204);
+//! - `GET /api/v1/auth/me` → the signed-in account.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tracker::login::LoginOutcome;
+
+use super::auth::{client_address, COOKIE};
+use super::StaffUser;
+use crate::error::ApiError;
+use crate::server::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/password", post(password))
+        .route("/api/v1/auth/me", get(me))
+}
+
+/// The client's address (the login handler needs it without an account).
+pub struct ClientAddress(Option<std::net::IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts)))
+    }
+}
+
+/// A JSON body, its problems named for the caller.
+pub fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let field = e.to_string().split('`').nth(1).unwrap_or("body").to_string();
+        ApiError::bad(field, format!("{e}"))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+fn cookie(state: &AppState, token: &str, max_age_s: i64) -> HeaderValue {
+    let secure = if state.secure_cookie { "; Secure" } else { "" };
+    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}")
+        .parse()
+        .expect("a cookie of token characters is a valid header")
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    bytes: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let l: Login = body(&bytes)?;
+    let principal = match state.logins.login(&l.username, &l.password, address).await? {
+        LoginOutcome::Accepted(p) => p,
+        LoginOutcome::Refused => return Err(ApiError::Unauthorized { basic_realm: false }),
+        LoginOutcome::Locked { retry_after } => {
+            return Err(ApiError::TooManyAttempts { retry_after_s: retry_after.as_secs().max(1) })
+        }
+    };
+    let now = chrono::Utc::now();
+    let (token, expires_at) = tracker::session::open(&state.pool, principal.id, address, state.sessions, now).await?;
+    tracker::audit::record(
+        &state.pool,
+        &tracker::audit::Entry {
+            staff_id: Some(principal.id),
+            action: "login",
+            subject: principal.username.clone(),
+            person_id: None,
+            details: json!({}),
+            address,
+        },
+    )
+    .await?;
+    let mut r = Json(json!({"token": token, "expires_at": expires_at, "user": principal})).into_response();
+    let max_age = (expires_at - now).num_seconds();
+    r.headers_mut().insert(header::SET_COOKIE, cookie(&state, &token, max_age));
+    Ok(r)
+}
+
+async fn logout(State(state): State<AppState>, who: StaffUser) -> Result<Response, ApiError> {
+    if let Some(session) = who.session {
+        tracker::session::close(&state.pool, session, chrono::Utc::now()).await?;
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(header::SET_COOKIE, cookie(&state, "", 0));
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+/// The shortest password accepted (等保 asks for strong passwords; length is what counts most).
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+async fn password(
+    State(state): State<AppState>,
+    who: StaffUser,
+    bytes: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let c: PasswordChange = body(&bytes)?;
+    let n = c.new.chars().count();
+    if !(MIN_PASSWORD_CHARS..=200).contains(&n) {
+        return Err(ApiError::bad("new", format!("a password has {MIN_PASSWORD_CHARS} to 200 characters, got {n}")));
+    }
+    if c.new == c.current || c.new.contains(&who.principal.username) {
+        return Err(ApiError::bad("new", "must differ from the current password and not contain the username"));
+    }
+    // The current password is checked like a login, with the same limits.
+    match state.logins.login(&who.principal.username, &c.current, who.address).await? {
+        LoginOutcome::Accepted(_) => {}
+        LoginOutcome::Refused => return Err(ApiError::bad("current", "is not the account's password")),
+        LoginOutcome::Locked { retry_after } => {
+            return Err(ApiError::TooManyAttempts { retry_after_s: retry_after.as_secs().max(1) })
+        }
+    }
+    let now = chrono::Utc::now();
+    tracker::session::change_password(&state.pool, who.principal.id, &c.new, who.session, now).await?;
+    tracker::audit::record(
+        &state.pool,
+        &tracker::audit::Entry {
+            staff_id: Some(who.principal.id),
+            action: "password.change",
+            subject: who.principal.username.clone(),
+            person_id: None,
+            details: json!({}),
+            address: who.address,
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(who: StaffUser) -> Json<Value> {
+    Json(json!({"user": who.principal}))
+}

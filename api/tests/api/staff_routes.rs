@@ -1,0 +1,310 @@
+//! The staff API's sessions, alarm handling, live events, trajectories and audit log.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tracker::alarm::Kind;
+use tracker::device::Protocol;
+use tracker::staff::Role;
+
+use crate::helpers::{account, alarm, login, orgs, person, phone, spawn_app, TestApp, PASSWORD};
+
+async fn call(app: &TestApp, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut r = app.client.request(method.parse().unwrap(), app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let reply = r.send().await.unwrap();
+    (reply.status().as_u16(), reply.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_log_in_expire_log_out_and_guard_against_other_sites() {
+    let app = spawn_app().await;
+    let o = orgs(&app.db).await;
+    account(&app.db, o.office, "li.office", Role::OfficeStaff).await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": "li.office", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("cctrack_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+    let body: Value = r.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_string();
+    assert_eq!(body["user"]["username"], "li.office");
+    // The bearer token and the cookie both work.
+    assert_eq!(call(&app, "GET", "/api/v1/auth/me", &token, None).await.0, 200);
+    let me = app.client.get(app.url("/api/v1/auth/me")).header("Cookie", &session).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    // A change carried by the cookie must come from this site.
+    let from = |origin: Option<&str>, marker: bool| {
+        let mut r = app
+            .client
+            .post(app.url("/api/v1/alarms/acknowledge"))
+            .header("Cookie", &session)
+            .json(&json!({"ids": [1]}));
+        if let Some(o) = origin {
+            r = r.header("Origin", o);
+        }
+        if marker {
+            r = r.header("X-Requested-With", "cctrack");
+        }
+        r.send()
+    };
+    assert_eq!(from(Some("http://evil.example"), false).await.unwrap().status(), 403);
+    assert_eq!(from(None, false).await.unwrap().status(), 403);
+    assert_eq!(from(Some(&format!("http://{}", app.main)), false).await.unwrap().status(), 200);
+    assert_eq!(from(None, true).await.unwrap().status(), 200);
+    // Idle too long: the session is dead.
+    sqlx::query("UPDATE sessions SET last_seen_at = now() - interval '31 minutes'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(call(&app, "GET", "/api/v1/auth/me", &token, None).await.0, 401);
+    // Logout kills the session on the server; a password change kills the others.
+    let a = login(&app, "li.office").await;
+    let b = login(&app, "li.office").await;
+    assert_eq!(call(&app, "POST", "/api/v1/auth/logout", &a, None).await.0, 204);
+    assert_eq!(call(&app, "GET", "/api/v1/auth/me", &a, None).await.0, 401);
+    let c = login(&app, "li.office").await;
+    let (status, body) =
+        call(&app, "POST", "/api/v1/auth/password", &b, Some(json!({"current": PASSWORD, "new": "short"}))).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("new")));
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/api/v1/auth/password",
+        &b,
+        Some(json!({"current": "wrong-one", "new": "a-much-longer-one"})),
+    )
+    .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("current")));
+    assert_eq!(
+        call(&app, "POST", "/api/v1/auth/password", &b, Some(json!({"current": PASSWORD, "new": "a-much-longer-one"})))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(call(&app, "GET", "/api/v1/auth/me", &b, None).await.0, 200, "the session that changed it lives");
+    assert_eq!(call(&app, "GET", "/api/v1/auth/me", &c, None).await.0, 401, "the others die");
+    let old = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": "li.office", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 401);
+    let audited: i64 = app.count("SELECT count(*) FROM audit_log WHERE action IN ('login', 'password.change')").await;
+    assert!(audited >= 5, "{audited}");
+    // A bad body names its field.
+    let r =
+        app.client.post(app.url("/api/v1/auth/login")).json(&json!({"username": "li.office"})).send().await.unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["field"], "password", "{body}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_handle_alarms_over_http_within_their_scope() {
+    let app = spawn_app().await;
+    let o = orgs(&app.db).await;
+    for (u, org, role) in [
+        ("li.office", o.office, Role::OfficeStaff),
+        ("chen.office", o.office, Role::OfficeStaff),
+        ("zhao.other", o.other_office, Role::OfficeStaff),
+        ("audit.city", o.city, Role::Auditor),
+    ] {
+        account(&app.db, org, u, role).await;
+    }
+    let ours = person(&app.db, o.office, "张三").await;
+    let theirs = person(&app.db, o.other_office, "李四").await;
+    let a = alarm(&app.db, ours, o.office, Kind::MockLocation).await;
+    let b = alarm(&app.db, ours, o.office, Kind::LowBattery).await;
+    let c = alarm(&app.db, theirs, o.other_office, Kind::MockLocation).await;
+    let (li, chen, zhao, auditor) = (
+        login(&app, "li.office").await,
+        login(&app, "chen.office").await,
+        login(&app, "zhao.other").await,
+        login(&app, "audit.city").await,
+    );
+    // The queue: in scope only, newest first.
+    let (status, q) = call(&app, "GET", "/api/v1/alarms", &li, None).await;
+    assert_eq!(status, 200);
+    let ids: Vec<i64> = q["items"].as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![b, a]);
+    let (_, q) = call(&app, "GET", "/api/v1/alarms?kind=mock_location&limit=1", &auditor, None).await;
+    assert_eq!(
+        (q["items"][0]["id"].as_i64(), q["next"].as_i64()),
+        (Some(c), Some(c)),
+        "the city auditor sees both offices"
+    );
+    assert_eq!(call(&app, "GET", "/api/v1/alarms?state=closed", &li, None).await.0, 400);
+    // Another office's alarm is as absent as a missing one.
+    let (s1, b1) = call(&app, "GET", &format!("/api/v1/alarms/{c}"), &li, None).await;
+    assert_eq!((s1, b1["error"].as_str()), (404, Some(format!("not found: alarm {c}").as_str())));
+    assert_eq!(call(&app, "POST", &format!("/api/v1/alarms/{c}/acknowledge"), &li, None).await.0, 404);
+    // Handling: acknowledge, resolve with a record; a second resolver is told who was first.
+    let (status, case) = call(&app, "POST", &format!("/api/v1/alarms/{a}/acknowledge"), &li, None).await;
+    assert_eq!((status, case["alarm"]["state"].as_str()), (200, Some("acknowledged")));
+    let record = json!({"outcome": "phone_verified", "note": "电话核实：本人在家"});
+    let (status, case) = call(&app, "POST", &format!("/api/v1/alarms/{a}/resolve"), &li, Some(record.clone())).await;
+    assert_eq!((status, case["alarm"]["outcome_label"].as_str()), (200, Some("电话核实")));
+    let kinds: Vec<&str> = case["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["opened", "acknowledged", "resolved"]);
+    let (status, body) = call(&app, "POST", &format!("/api/v1/alarms/{a}/dismiss"), &chen, Some(record.clone())).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")));
+    assert!(body["message"].as_str().unwrap().contains("li.office"), "{body}");
+    // Bad records name the field; auditors only read.
+    let (status, body) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/alarms/{b}/resolve"),
+        &li,
+        Some(json!({"outcome": "fixed", "note": "已处置完毕了"})),
+    )
+    .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("outcome")));
+    let (status, body) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/alarms/{b}/resolve"),
+        &li,
+        Some(json!({"outcome": "other", "note": "好"})),
+    )
+    .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("note")));
+    assert_eq!(call(&app, "POST", &format!("/api/v1/alarms/{b}/acknowledge"), &auditor, None).await.0, 403);
+    // Bulk acknowledgement: what is in scope and open, the rest refused with the reason.
+    let (status, r) = call(&app, "POST", "/api/v1/alarms/acknowledge", &zhao, Some(json!({"ids": [b, c]}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(r["acknowledged"], json!([c]));
+    assert_eq!(r["refused"][0]["id"], b);
+    // Every action is in the audit log, which the auditor reads and office staff do not.
+    let (status, log) = call(&app, "GET", "/api/v1/audit?action=alarm.", &auditor, None).await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = log["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["alarm.acknowledge", "alarm.resolve", "alarm.acknowledge"]);
+    assert_eq!(call(&app, "GET", "/api/v1/audit", &li, None).await.0, 403);
+    let outcomes = call(&app, "GET", "/api/v1/alarm-outcomes", &li, None).await.1;
+    assert_eq!(outcomes.as_array().unwrap().len(), 9);
+    app.stop().await;
+}
+
+/// Reads server-sent events from `path` until `count` have arrived; (id, data) of each.
+async fn sse(app: &TestApp, path: &str, token: &str, last_id: Option<&str>, count: usize) -> Vec<(String, Value)> {
+    let mut r = app.client.get(app.url(path)).bearer_auth(token);
+    if let Some(id) = last_id {
+        r = r.header("Last-Event-ID", id);
+    }
+    let mut reply = r.send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+    let (mut buf, mut out) = (String::new(), Vec::new());
+    while out.len() < count {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), reply.chunk())
+            .await
+            .expect("events arrive")
+            .unwrap()
+            .unwrap();
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let id = block.lines().find_map(|l| l.strip_prefix("id:")).map(|s| s.trim().to_string());
+            let data = block.lines().find_map(|l| l.strip_prefix("data:")).map(|s| s.trim().to_string());
+            if let (Some(id), Some(data)) = (id, data) {
+                out.push((id, serde_json::from_str(&data).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_events_arrive_in_scope_and_a_reconnect_replays_what_was_missed() {
+    let app = spawn_app().await;
+    let o = orgs(&app.db).await;
+    account(&app.db, o.office, "li.office", Role::OfficeStaff).await;
+    let ours = person(&app.db, o.office, "张三").await;
+    let theirs = person(&app.db, o.other_office, "李四").await;
+    let li = login(&app, "li.office").await;
+    let app = std::sync::Arc::new(app);
+    let reader = {
+        let (app, li) = (app.clone(), li.clone());
+        tokio::spawn(async move { sse(&app, "/api/v1/events", &li, None, 2).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let a = alarm(&app.db, ours, o.office, Kind::MockLocation).await;
+    alarm(&app.db, theirs, o.other_office, Kind::MockLocation).await; // not in scope
+    let b = alarm(&app.db, ours, o.office, Kind::LowBattery).await;
+    let got = tokio::time::timeout(Duration::from_secs(20), reader).await.expect("live").unwrap();
+    let alarms: Vec<i64> = got.iter().map(|(_, e)| e["alarm_id"].as_i64().unwrap()).collect();
+    assert_eq!(alarms, vec![a, b], "only the office's alarms");
+    // Reconnecting after the first: exactly what followed.
+    let replay = sse(&app, "/api/v1/events", &li, Some(&got[0].0), 1).await;
+    assert_eq!(replay[0].1["alarm_id"], b);
+    assert_eq!(replay[0].0, got[1].0);
+    std::sync::Arc::try_unwrap(app).ok().unwrap().stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trajectories_in_three_formats_every_read_audited() {
+    let app = spawn_app().await;
+    let o = orgs(&app.db).await;
+    account(&app.db, o.office, "li.office", Role::OfficeStaff).await;
+    account(&app.db, o.other_office, "zhao.other", Role::OfficeStaff).await;
+    let someone = person(&app.db, o.office, "张三").await;
+    let p = phone(&app.db, someone, Protocol::Native).await;
+    let t0 = chrono::Utc::now() - chrono::Duration::minutes(30);
+    let fixes: Vec<Value> = (0..3)
+        .map(|i| json!({"time": t0 + chrono::Duration::minutes(i), "lat": 40.66 + 0.001 * i as f64, "lon": 122.23}))
+        .collect();
+    let r = app
+        .client
+        .post(app.url("/ingest/v1/fixes"))
+        .bearer_auth(format!("{}.{}", p.enrolment_id, p.token))
+        .json(&json!({"fixes": fixes}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let li = login(&app, "li.office").await;
+    let path = format!("/api/v1/persons/{someone}/track");
+    let (status, track) = call(&app, "GET", &path, &li, None).await;
+    assert_eq!((status, track["points"].as_array().unwrap().len()), (200, 3));
+    let (_, gj) = call(&app, "GET", &format!("{path}?format=geojson"), &li, None).await;
+    assert_eq!(gj["features"][0]["geometry"]["type"], "LineString");
+    assert_eq!(gj["features"].as_array().unwrap().len(), 4);
+    let gpx = app.client.get(app.url(&format!("{path}?format=gpx"))).bearer_auth(&li).send().await.unwrap();
+    assert_eq!(gpx.headers()["content-type"], "application/gpx+xml; charset=utf-8");
+    assert_eq!(gpx.text().await.unwrap().matches("<trkpt").count(), 3);
+    assert_eq!(call(&app, "GET", &format!("{path}?format=kml"), &li, None).await.0, 400);
+    let zhao = login(&app, "zhao.other").await;
+    assert_eq!(call(&app, "GET", &path, &zhao, None).await.0, 404);
+    let reads: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT a.action, s.username FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id WHERE a.action LIKE 'track.%' ORDER BY a.id",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    let li_name = Some("li.office".to_string());
+    assert_eq!(
+        reads,
+        vec![
+            ("track.read".into(), li_name.clone()),
+            ("track.export".into(), li_name.clone()),
+            ("track.export".into(), li_name)
+        ]
+    );
+    // Readiness: the database answers and is fully migrated.
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    app.stop().await;
+}
