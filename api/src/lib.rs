@@ -16,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod ingest;
+pub mod metrics;
 pub mod server;
 pub mod staff;
 pub mod telemetry;

@@ -29,6 +29,8 @@ pub struct AppState {
     /// How long staff sessions live, and whether their cookie is marked Secure.
     pub sessions: tracker::session::SessionPolicy,
     pub secure_cookie: bool,
+    /// Fixes accepted and refused by protocol, for `/metrics`.
+    pub ingest_counters: Arc<crate::metrics::IngestCounters>,
     /// Wakes phones holding a long poll for a location request.
     pub requests: Arc<crate::ingest::requests::RequestWatch>,
     /// Where the Traccar Client listener is, for enrolment replies.
@@ -42,6 +44,7 @@ impl AppState {
             devices: Arc::new(DeviceDirectory::new(pool.clone())),
             logins: Arc::new(Logins::new(pool.clone(), login)),
             requests: Arc::new(Default::default()),
+            ingest_counters: Arc::new(Default::default()),
             sessions: Default::default(),
             secure_cookie: false,
             osmand_addr: None,
@@ -51,13 +54,43 @@ impl AppState {
 }
 
 /// The main port: health and ingest (native, OwnTracks); the staff API and console join here.
+/// Every request gets an id (`x-request-id`, kept when the client or a proxy sent one, returned
+/// in the reply) that every log line written while serving it carries.
 pub fn router(state: AppState) -> Router {
+    use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+    use tower_http::trace::TraceLayer;
+    let header = axum::http::HeaderName::from_static("x-request-id");
+    // A span per request with its id, method and path (never its query: that can carry a
+    // Traccar Client's identifier). The last layer added is the first a request meets.
+    let spans = TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+    });
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::metrics))
         .merge(crate::ingest::router())
         .merge(crate::staff::router())
         .with_state(state)
+        .layer(PropagateRequestIdLayer::new(header.clone()))
+        .layer(spans)
+        .layer(SetRequestIdLayer::new(header, RequestIds::default()))
+}
+
+/// Request ids: this process's start (base 36) and a counter.
+#[derive(Clone, Default)]
+struct RequestIds {
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl tower_http::request_id::MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<tower_http::request_id::RequestId> {
+        static PROCESS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let process = PROCESS.get_or_init(|| tracker::secret::random_token(6).to_lowercase());
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{process}-{n}").parse().ok().map(tower_http::request_id::RequestId::new)
+    }
 }
 
 /// The server with its listeners bound (ports known before serving, so tests use port 0).

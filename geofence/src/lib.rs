@@ -59,7 +59,7 @@ pub use geo;
 
 pub use area::PreparedArea;
 pub use error::{FenceError, GeometryError};
-pub use fence::{Fence, FenceId, FenceKind, FixPoint, PersonId, Probe};
+pub use fence::{Fence, FenceId, FenceKind, FixPoint, PersonId, Probe, UnknownFenceKind};
 pub use index::{AppliesTo, BatchFix, FenceSet, InclusionSummary, PersonKey, PersonScope};
 pub use jump::{check_jump, Jump, TimedPosition};
 pub use metric::{area_m2, distance_m, MetresPerDegree};

@@ -321,3 +321,24 @@ pub async fn load_all(pool: &PgPool) -> Result<FenceSnapshot, FenceStoreError> {
     }
     Ok(FenceSnapshot { version, set, leave_of, leave_persons })
 }
+
+/// Retires a personal fence of a person in `scope`'s subtree (it stops applying to the next
+/// fix: the fence version moves); the person's id, or `None` if there is no such active fence
+/// the account may see.
+pub async fn retire_personal(
+    pool: &PgPool,
+    scope: &crate::staff::Principal,
+    fence: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE fences f SET retired_at = now()
+         FROM persons p
+         WHERE f.id = $1 AND f.retired_at IS NULL AND f.person_id = p.id AND f.leave_id IS NULL
+           AND org_within(p.office_id, $2)
+         RETURNING p.id",
+    )
+    .bind(fence)
+    .bind(scope.organisation_id)
+    .fetch_optional(pool)
+    .await
+}

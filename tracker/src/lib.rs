@@ -25,6 +25,7 @@ pub mod leave;
 pub mod login;
 pub mod org;
 pub mod person;
+pub mod profile;
 pub mod schedule;
 pub mod secret;
 pub mod session;

@@ -27,6 +27,7 @@ pub async fn post_fixes(
             other => other.into(),
         },
     )?;
+    state.ingest_counters.count(Protocol::Native, report.accepted, report.errors.len());
     let status = if report.errors.len() == total { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, Json(report)))
 }

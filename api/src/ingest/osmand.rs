@@ -46,6 +46,7 @@ pub async fn receive(
             IngestError::DeviceRetired => ApiError::UnknownDevice,
             other => other.into(),
         })?;
+    state.ingest_counters.count(tracker::device::Protocol::Osmand, report.accepted, report.errors.len());
     match report.errors.into_iter().next() {
         Some(e) => Err(ApiError::bad(e.field, e.message)),
         None => Ok(StatusCode::OK),

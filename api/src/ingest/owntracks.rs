@@ -37,6 +37,7 @@ pub async fn post_message(
             IngestError::DeviceRetired => ApiError::Unauthorized { basic_realm: true },
             other => other.into(),
         })?;
+    state.ingest_counters.count(Protocol::Owntracks, report.accepted, report.errors.len());
     match report.errors.into_iter().next() {
         Some(e) => Err(ApiError::bad(e.field, e.message)),
         None => Ok(Json(reply(report.location_request.is_some()))),

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod devices;
 mod events;
+mod persons;
 mod sessions;
 mod tracks;
 
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .merge(sessions::router())
         .merge(alarms::router())
         .merge(events::router())
+        .merge(persons::router())
         .merge(tracks::router())
         .merge(audit::router())
         .merge(devices::router())

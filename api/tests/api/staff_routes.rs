@@ -308,3 +308,113 @@ async fn trajectories_in_three_formats_every_read_audited() {
     assert_eq!(ready.status(), 200);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_person_view_and_fences_drawn_on_a_chinese_map() {
+    let app = spawn_app().await;
+    let o = orgs(&app.db).await;
+    account(&app.db, o.office, "li.office", Role::OfficeStaff).await;
+    account(&app.db, o.other_office, "zhao.other", Role::OfficeStaff).await;
+    account(&app.db, o.city, "audit.city", Role::Auditor).await;
+    let someone = person(&app.db, o.office, "张三").await;
+    let p = phone(&app.db, someone, Protocol::Native).await;
+    let li = login(&app, "li.office").await;
+    // The list and the profile, in scope only.
+    let (_, list) = call(&app, "GET", "/api/v1/persons?name=张", &li, None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let zhao = login(&app, "zhao.other").await;
+    let (_, other) = call(&app, "GET", "/api/v1/persons", &zhao, None).await;
+    assert!(other["items"].as_array().unwrap().is_empty());
+    assert_eq!(call(&app, "GET", &format!("/api/v1/persons/{someone}"), &zhao, None).await.0, 404);
+    // A circle drawn on a GCJ-02 map is stored in WGS-84 and applies to the next fix.
+    let (gx, gy) = geofence::crs::wgs84_to_gcj02(122.235, 40.667);
+    let circle = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [gx, gy]}, "properties": {"radius_m": 300}});
+    let path = format!("/api/v1/persons/{someone}/fences");
+    let (status, body) = call(
+        &app,
+        "POST",
+        &path,
+        &li,
+        Some(json!({"kind": "exclusion", "crs": "gcj02", "geojson": circle, "name": "被害人住所"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let fence = body["id"].as_i64().unwrap();
+    let (status, body) = call(&app, "POST", &path, &li, Some(json!({"kind": "fortress", "geojson": circle}))).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("kind")));
+    let (status, body) =
+        call(&app, "POST", &path, &li, Some(json!({"kind": "exclusion", "geojson": {"type": "Point"}}))).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("geojson")), "{body}");
+    let auditor = login(&app, "audit.city").await;
+    assert_eq!(call(&app, "POST", &path, &auditor, Some(json!({"kind": "exclusion", "geojson": circle}))).await.0, 403);
+    let t = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let fix = json!({"fixes": [{"time": t, "lat": 40.667, "lon": 122.235, "accuracy_m": 10, "battery_pct": 55}]});
+    let r = app
+        .client
+        .post(app.url("/ingest/v1/fixes"))
+        .bearer_auth(format!("{}.{}", p.enrolment_id, p.token))
+        .json(&fix)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM alarms").fetch_all(&app.db.pool).await.unwrap();
+    assert_eq!(kinds, ["exclusion_entry"], "the new fence applied to the next fix");
+    let (status, view) = call(&app, "GET", &format!("/api/v1/persons/{someone}"), &li, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(view["person"]["open_alarms"], 1);
+    assert_eq!(view["phones"][0]["battery_pct"], 55);
+    assert!(view["phones"][0]["enrolment_id"].as_str().unwrap().ends_with('…'), "identifiers are not shown whole");
+    let centre = &view["fences"][0]["geometry"]["coordinates"];
+    assert!(
+        (centre[0].as_f64().unwrap() - 122.235).abs() < 1e-5 && (centre[1].as_f64().unwrap() - 40.667).abs() < 1e-5,
+        "{centre}"
+    );
+    assert_eq!(view["last_position"]["lat"], 40.667);
+    assert_eq!(view["bases"][0]["in_force"], true);
+    let reads: i64 = app.count("SELECT count(*) FROM audit_log WHERE action = 'person.read'").await;
+    assert_eq!(reads, 1);
+    // Retiring: not by another office, then by the person's.
+    assert_eq!(call(&app, "DELETE", &format!("/api/v1/fences/{fence}"), &zhao, None).await.0, 404);
+    assert_eq!(call(&app, "DELETE", &format!("/api/v1/fences/{fence}"), &li, None).await.0, 204);
+    let (_, view) = call(&app, "GET", &format!("/api/v1/persons/{someone}"), &li, None).await;
+    assert!(view["fences"].as_array().unwrap().is_empty());
+    // The organisations for the base map.
+    let (_, orgs_list) = call(&app, "GET", "/api/v1/organisations", &li, None).await;
+    assert_eq!(orgs_list.as_array().unwrap().len(), 1, "an office account sees its office");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_fixes_commits_and_open_alarms() {
+    let app = spawn_app().await;
+    let o = orgs(&app.db).await;
+    let someone = person(&app.db, o.office, "张三").await;
+    let p = phone(&app.db, someone, Protocol::Native).await;
+    alarm(&app.db, someone, o.office, Kind::MockLocation).await;
+    let t = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let fixes = json!({"fixes": [{"time": t, "lat": 40.66, "lon": 122.23}, {"time": t, "lat": 91.0, "lon": 122.23}]});
+    let r = app
+        .client
+        .post(app.url("/ingest/v1/fixes"))
+        .bearer_auth(format!("{}.{}", p.enrolment_id, p.token))
+        .json(&fixes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("x-request-id"), "every reply names its request");
+    let kept = app.client.get(app.url("/healthz")).header("x-request-id", "from-the-proxy-1").send().await.unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "from-the-proxy-1");
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in [
+        "cctrack_fixes_accepted_total{protocol=\"native\"} 1",
+        "cctrack_fixes_refused_total{protocol=\"native\"} 1",
+        "cctrack_ingest_commit_seconds_count 1",
+        "cctrack_alarms_open{kind=\"mock_location\"} 1",
+        "cctrack_feed_position 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    app.stop().await;
+}

@@ -8,6 +8,7 @@
 //! ones are refused ([`IngestError::Stopped`], a 503: retry), so nothing acknowledged is lost
 //! and nothing is half-written.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
@@ -32,6 +33,37 @@ pub struct Ingestor {
     queue: mpsc::Sender<Submission>,
     stop: CancellationToken,
     workers: Mutex<Vec<JoinHandle<()>>>,
+    stats: Arc<CommitStats>,
+}
+
+/// Upper bounds (seconds) of the commit-latency histogram's buckets.
+pub const COMMIT_BUCKETS: [f64; 8] = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
+/// How long group commits take, as a cumulative histogram (for `/metrics`).
+#[derive(Default)]
+pub struct CommitStats {
+    /// Commits at or under each bound of [`COMMIT_BUCKETS`], and all of them last.
+    buckets: [AtomicU64; 9],
+    micros: AtomicU64,
+}
+
+impl CommitStats {
+    fn observe(&self, took: std::time::Duration) {
+        let s = took.as_secs_f64();
+        for (i, bound) in COMMIT_BUCKETS.iter().enumerate() {
+            if s <= *bound {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.buckets[COMMIT_BUCKETS.len()].fetch_add(1, Ordering::Relaxed);
+        self.micros.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// (cumulative counts per bucket, then the total; the sum in seconds).
+    pub fn snapshot(&self) -> (Vec<u64>, f64) {
+        let counts = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        (counts, self.micros.load(Ordering::Relaxed) as f64 / 1e6)
+    }
 }
 
 impl Ingestor {
@@ -41,8 +73,15 @@ impl Ingestor {
         let (queue, rx) = mpsc::channel::<Submission>(4 * MAX_JOBS_PER_COMMIT);
         let rx: Queue = Arc::new(tokio::sync::Mutex::new(rx));
         let stop = CancellationToken::new();
-        let workers = (0..WORKERS).map(|_| tokio::spawn(worker(core.clone(), rx.clone(), stop.clone()))).collect();
-        Ingestor { core, queue, stop, workers: Mutex::new(workers) }
+        let stats = Arc::new(CommitStats::default());
+        let workers =
+            (0..WORKERS).map(|_| tokio::spawn(worker(core.clone(), rx.clone(), stop.clone(), stats.clone()))).collect();
+        Ingestor { core, queue, stop, workers: Mutex::new(workers), stats }
+    }
+
+    /// How long group commits have taken.
+    pub fn commit_stats(&self) -> &CommitStats {
+        &self.stats
     }
 
     pub fn pool(&self) -> &sqlx::PgPool {
@@ -82,7 +121,7 @@ impl Ingestor {
 
 /// Takes every waiting request (up to the limits), commits them together, answers each; after
 /// `stop`, drains the queue and returns.
-async fn worker(core: Arc<Core>, rx: Queue, stop: CancellationToken) {
+async fn worker(core: Arc<Core>, rx: Queue, stop: CancellationToken, stats: Arc<CommitStats>) {
     loop {
         let mut batch = Vec::new();
         {
@@ -106,7 +145,10 @@ async fn worker(core: Arc<Core>, rx: Queue, stop: CancellationToken) {
             }
         }
         let (jobs, replies): (Vec<Job>, Vec<_>) = batch.into_iter().unzip();
-        match core.commit(&jobs).await {
+        let started = std::time::Instant::now();
+        let committed = core.commit(&jobs).await;
+        stats.observe(started.elapsed());
+        match committed {
             Ok(reports) => {
                 for (reply, report) in replies.into_iter().zip(reports) {
                     let _ = reply.send(Ok(report));
