@@ -65,10 +65,7 @@ async fn list(
     who: StaffUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad("limit", format!("{limit} is not 1 to 1000")));
-    }
+    let limit = super::page_limit(q.limit)?;
     let filter = Filter {
         states: listed::<AlarmState>("state", &q.state)?,
         kinds: listed::<Kind>("kind", &q.kind)?,
@@ -80,7 +77,7 @@ async fn list(
         limit,
     };
     let items = handling::list(&state.pool, &who.principal, &filter).await?;
-    let next = (items.len() as i64 == limit).then(|| items.last().map(|a| a.id)).flatten();
+    let next = super::next_cursor(items.iter().map(|x| x.id), limit);
     Ok(Json(json!({"items": items, "next": next})))
 }
 
@@ -115,18 +112,7 @@ async fn act(state: &AppState, who: &StaffUser, id: i64, action: Action) -> Resu
         Action::Acknowledge => json!({}),
     };
     let case = handling::act(&state.pool, id, &who.principal, action).await.map_err(handle_error)?;
-    tracker::audit::record(
-        &state.pool,
-        &tracker::audit::Entry {
-            staff_id: Some(who.principal.id),
-            action: &format!("alarm.{verb}"),
-            subject: format!("alarm {id}"),
-            person_id: Some(case.person_id),
-            details,
-            address: who.address,
-        },
-    )
-    .await?;
+    super::audit(state, who, &format!("alarm.{verb}"), format!("alarm {id}"), Some(case.person_id), details).await?;
     let events = tracker::alarm::feed::history(&state.pool, id).await?;
     Ok(Json(json!({"alarm": case, "events": events})))
 }

@@ -32,10 +32,7 @@ async fn list(State(state): State<AppState>, who: StaffUser, Query(q): Query<Q>)
     if !matches!(who.principal.role, Role::Auditor | Role::CityAdmin) {
         return Err(ApiError::Forbidden("the audit log is for auditors and the city bureau".into()));
     }
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad("limit", format!("{limit} is not 1 to 1000")));
-    }
+    let limit = super::page_limit(q.limit)?;
     for (field, text) in [("action", &q.action), ("staff", &q.staff)] {
         if text.as_ref().is_some_and(|t| t.len() > 64 || !tracker::db::storable_text(t)) {
             return Err(ApiError::bad(field, "is not a name cctrack uses"));
@@ -51,6 +48,6 @@ async fn list(State(state): State<AppState>, who: StaffUser, Query(q): Query<Q>)
         limit,
     };
     let rows = tracker::audit::list(&state.pool, &who.principal, &filter).await?;
-    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.id)).flatten();
+    let next = super::next_cursor(rows.iter().map(|x| x.id), limit);
     Ok(Json(json!({"items": rows, "next": next})))
 }

@@ -48,3 +48,39 @@ fn may_write(who: &StaffUser) -> Result<(), ApiError> {
         Err(ApiError::Forbidden(format!("the {} role cannot change records", who.principal.role.as_str())))
     }
 }
+
+/// A page size from 1 to 1000 (100 when not given).
+fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if (1..=1000).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::bad("limit", format!("{limit} is not 1 to 1000")))
+    }
+}
+
+/// The cursor of the next page (the last id of a full page), for `before`.
+fn next_cursor(ids: impl DoubleEndedIterator<Item = i64> + ExactSizeIterator, limit: i64) -> Option<i64> {
+    let full = ids.len() as i64 == limit;
+    ids.last().filter(|_| full)
+}
+
+/// Writes what `who` did to the audit log.
+async fn audit(
+    state: &AppState,
+    who: &StaffUser,
+    action: &str,
+    subject: String,
+    person_id: Option<i64>,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    let entry = tracker::audit::Entry {
+        staff_id: Some(who.principal.id),
+        action,
+        subject,
+        person_id,
+        details,
+        address: who.address,
+    };
+    Ok(tracker::audit::record(&state.pool, &entry).await?)
+}

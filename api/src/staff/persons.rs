@@ -49,10 +49,7 @@ async fn list(
     who: StaffUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad("limit", format!("{limit} is not 1 to 1000")));
-    }
+    let limit = super::page_limit(q.limit)?;
     if let Some(l) = &q.level {
         l.parse::<tracker::person::Level>().map_err(|e| ApiError::bad("level", e))?;
     }
@@ -68,7 +65,7 @@ async fn list(
         limit,
     };
     let items = tracker::profile::list(&state.pool, &who.principal, &filter).await?;
-    let next = (items.len() as i64 == limit).then(|| items.last().map(|p| p.id)).flatten();
+    let next = super::next_cursor(items.iter().map(|x| x.id), limit);
     Ok(Json(json!({"items": items, "next": next})))
 }
 
@@ -81,18 +78,7 @@ async fn profile(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("person {person}")))?;
     // The profile shows where the person was last: a read of their positions.
-    tracker::audit::record(
-        &state.pool,
-        &tracker::audit::Entry {
-            staff_id: Some(who.principal.id),
-            action: "person.read",
-            subject: format!("person {person}"),
-            person_id: Some(person),
-            details: json!({}),
-            address: who.address,
-        },
-    )
-    .await?;
+    super::audit(&state, &who, "person.read", format!("person {person}"), Some(person), json!({})).await?;
     Ok(Json(json!(p)))
 }
 
@@ -153,16 +139,13 @@ async fn add_fence(
         tracker::fence::FenceStoreError::Db(e) => e.into(),
         other => ApiError::Internal(anyhow::Error::new(other)),
     })?;
-    tracker::audit::record(
-        &state.pool,
-        &tracker::audit::Entry {
-            staff_id: Some(who.principal.id),
-            action: "fence.create",
-            subject: format!("fence {id}"),
-            person_id: Some(person),
-            details: json!({"kind": kind.as_str(), "crs": crs.to_string()}),
-            address: who.address,
-        },
+    super::audit(
+        &state,
+        &who,
+        "fence.create",
+        format!("fence {id}"),
+        Some(person),
+        json!({"kind": kind.as_str(), "crs": crs.to_string()}),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
@@ -180,18 +163,7 @@ async fn retire_fence(
     let person = tracker::fence::retire_personal(&state.pool, &who.principal, fence)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("fence {fence}")))?;
-    tracker::audit::record(
-        &state.pool,
-        &tracker::audit::Entry {
-            staff_id: Some(who.principal.id),
-            action: "fence.retire",
-            subject: format!("fence {fence}"),
-            person_id: Some(person),
-            details: json!({}),
-            address: who.address,
-        },
-    )
-    .await?;
+    super::audit(&state, &who, "fence.retire", format!("fence {fence}"), Some(person), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
