@@ -30,5 +30,6 @@ pub mod schedule;
 pub mod secret;
 pub mod session;
 pub mod staff;
+pub mod supervision;
 pub mod time;
 pub mod track;

@@ -11,6 +11,7 @@ mod auth;
 mod devices;
 mod events;
 mod persons;
+mod records;
 mod sessions;
 mod tracks;
 
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .merge(alarms::router())
         .merge(events::router())
         .merge(persons::router())
+        .merge(records::router())
         .merge(tracks::router())
         .merge(audit::router())
         .merge(devices::router())

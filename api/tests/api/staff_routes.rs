@@ -418,3 +418,120 @@ async fn metrics_count_fixes_commits_and_open_alarms() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supervision_record_persons_bases_levels_and_the_dashboard() {
+    let app = spawn_app().await;
+    let o = orgs(&app.db).await;
+    account(&app.db, o.office, "li.office", Role::OfficeStaff).await;
+    account(&app.db, o.county, "wang.county", Role::CountyAdmin).await;
+    account(&app.db, o.other_county, "zhao.county", Role::CountyAdmin).await;
+    account(&app.db, o.city, "audit.city", Role::Auditor).await;
+    let (li, wang, zhao, auditor) = (
+        login(&app, "li.office").await,
+        login(&app, "wang.county").await,
+        login(&app, "zhao.county").await,
+        login(&app, "audit.city").await,
+    );
+    // The office adds a person, with their consent.
+    let new = json!({"office_id": o.office, "name": "王五", "correction_type": "probation", "term_start": "2026-12-01",
+                     "term_end": "2027-12-01", "level": "ordinary", "consent_ref": "承诺书2026-118"});
+    let (status, body) = call(&app, "POST", "/api/v1/persons", &li, Some(new.clone())).await;
+    assert_eq!(status, 201, "{body}");
+    let someone = body["id"].as_i64().unwrap();
+    let mut bad = new.clone();
+    bad["level"] = json!("medium");
+    assert_eq!(call(&app, "POST", "/api/v1/persons", &li, Some(bad)).await.1["field"], "level");
+    let mut elsewhere = new.clone();
+    elsewhere["office_id"] = json!(o.other_office);
+    assert_eq!(call(&app, "POST", "/api/v1/persons", &li, Some(elsewhere)).await.0, 404, "another county's office");
+    assert_eq!(call(&app, "POST", "/api/v1/persons", &auditor, Some(new.clone())).await.0, 403);
+    let next: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT next_due_at FROM persons WHERE id = $1")
+            .bind(someone)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(next.is_some(), "polled from the consent on");
+    // Art. 29 orders: at most three months, approved by the county.
+    let start = chrono::Utc::now();
+    let order = |days: i64| json!({"kind": "order", "starts_at": start, "ends_at": start + chrono::Duration::days(days), "document_ref": "站前矫定〔2026〕12号"});
+    let path = format!("/api/v1/persons/{someone}/bases");
+    let (status, body) = call(&app, "POST", &path, &li, Some(order(90))).await;
+    assert_eq!(status, 403, "an office cannot approve an order: {body}");
+    assert!(body["message"].as_str().unwrap().contains("第二十九条"));
+    let (status, body) = call(&app, "POST", &path, &wang, Some(order(93))).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("ends_at")));
+    assert!(body["message"].as_str().unwrap().contains("three months"), "{body}");
+    let (status, body) =
+        call(&app, "POST", &path, &wang, Some(json!({"kind": "order", "starts_at": start, "document_ref": "x"}))).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("ends_at")));
+    assert_eq!(call(&app, "POST", &path, &zhao, Some(order(90))).await.0, 404, "another county");
+    let (status, body) = call(&app, "POST", &path, &wang, Some(order(90))).await;
+    assert_eq!(status, 201, "{body}");
+    let basis = body["id"].as_i64().unwrap();
+    assert_eq!(call(&app, "DELETE", &format!("/api/v1/bases/{basis}"), &wang, None).await.0, 204);
+    assert_eq!(call(&app, "DELETE", &format!("/api/v1/bases/{basis}"), &wang, None).await.0, 409);
+    // Level assessment: the office proposes with item scores, the county approves, the level changes.
+    let apath = format!("/api/v1/persons/{someone}/assessments");
+    let proposal = json!({"scores": {"犯罪类型": 8, "悔罪表现": 5, "社会关系": 12}, "proposed_level": "strict", "proposed_key": true});
+    let (status, body) = call(&app, "POST", &apath, &li, Some(proposal)).await;
+    assert_eq!(status, 201, "{body}");
+    let assessment = body["id"].as_i64().unwrap();
+    let (status, body) =
+        call(&app, "POST", &apath, &li, Some(json!({"scores": {"犯罪类型": 101}, "proposed_level": "strict"}))).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("scores")));
+    assert_eq!(
+        call(&app, "POST", &format!("/api/v1/assessments/{assessment}/approve"), &li, None).await.0,
+        403,
+        "the county approves"
+    );
+    assert_eq!(call(&app, "POST", &format!("/api/v1/assessments/{assessment}/approve"), &zhao, None).await.0, 404);
+    let (status, a) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/assessments/{assessment}/approve"),
+        &wang,
+        Some(json!({"note": "同意调整为严管"})),
+    )
+    .await;
+    assert_eq!((status, a["state"].as_str(), a["total"].as_i64()), (200, Some("approved"), Some(25)));
+    assert_eq!(call(&app, "POST", &format!("/api/v1/assessments/{assessment}/reject"), &wang, None).await.0, 409);
+    let (level, key, interval): (String, bool, Option<i16>) =
+        sqlx::query_as("SELECT level, is_key, key_interval_min FROM persons WHERE id = $1")
+            .bind(someone)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!((level.as_str(), key, interval), ("strict", true, Some(60)));
+    let (_, filed) = call(&app, "GET", &apath, &auditor, None).await;
+    assert_eq!(filed["items"][0]["decided_by"], "wang.county", "the city sees it filed");
+    // The dashboard, in scope.
+    alarm(&app.db, someone, o.office, Kind::MockLocation).await;
+    let (_, d) = call(&app, "GET", "/api/v1/dashboard", &wang, None).await;
+    assert_eq!((d["persons"]["strict"].as_i64(), d["persons"]["key"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(d["open_alarms"][0]["kind"], "mock_location");
+    assert_eq!(d["alarms_last_7_days"][0]["count"], 1);
+    let (_, other) = call(&app, "GET", "/api/v1/dashboard", &zhao, None).await;
+    assert_eq!(other["persons"]["total"], 0, "another county sees none of it");
+    // Release: no longer polled, phones retired; twice is a conflict.
+    let p = phone(&app.db, someone, Protocol::Osmand).await;
+    assert_eq!(call(&app, "POST", &format!("/api/v1/persons/{someone}/release"), &li, None).await.0, 204);
+    assert_eq!(call(&app, "POST", &format!("/api/v1/persons/{someone}/release"), &li, None).await.0, 409);
+    let retired: bool = sqlx::query_scalar("SELECT retired_at IS NOT NULL FROM devices WHERE id = $1")
+        .bind(p.device_id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(retired);
+    let audited: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE person_id = $1 ORDER BY id")
+        .bind(someone)
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        audited,
+        ["person.create", "basis.create", "basis.revoke", "assessment.propose", "assessment.approve", "person.release"]
+    );
+    app.stop().await;
+}

@@ -1,0 +1,254 @@
+//! The supervision record over HTTP, within the account's organisation subtree (outside it, as
+//! absent); auditors read only. Every change is audited.
+//! - `POST /api/v1/persons` `{"office_id", "name", "correction_type", "term_start", "term_end",
+//!   "level", "key_interval_min"?, "consent_ref"}` → 201 `{"id"}` (with their positioning consent);
+//! - `POST /api/v1/persons/{id}/release` (解矫): no longer polled, phones retired;
+//! - `POST /api/v1/persons/{id}/bases` `{"kind": "consent"|"order", "starts_at", "ends_at"?,
+//!   "document_ref"}` → 201 `{"id"}`: an order (社区矫正法第二十九条) needs an end at most three
+//!   months on, and a county (or city) account, which is its approver; `DELETE /api/v1/bases/{id}`
+//!   revokes one;
+//! - `GET`/`POST /api/v1/persons/{id}/assessments` `{"scores": {item: score}, "proposed_level",
+//!   "proposed_key"}`: the office proposes; `POST /api/v1/assessments/{id}/approve` or `/reject`
+//!   `{"note"?}`: the county decides, and the level changes on approval;
+//! - `GET /api/v1/dashboard`: persons by level, open alarms by county, office and kind, alarms of
+//!   the last 7 days, today's location requests.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tracker::supervision::{self, RecordError};
+
+use super::sessions::body;
+use super::{audit, may_write, StaffUser};
+use crate::error::ApiError;
+use crate::server::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/persons", post(create_person))
+        .route("/api/v1/persons/{person}/release", post(release))
+        .route("/api/v1/persons/{person}/bases", post(add_basis))
+        .route("/api/v1/bases/{basis}", delete(revoke_basis))
+        .route("/api/v1/persons/{person}/assessments", get(assessments).post(propose))
+        .route("/api/v1/assessments/{id}/approve", post(approve))
+        .route("/api/v1/assessments/{id}/reject", post(reject))
+        .route("/api/v1/dashboard", get(dashboard))
+}
+
+fn refused(e: RecordError) -> ApiError {
+    match e {
+        RecordError::NotFound(what) => ApiError::NotFound(what.trim_start_matches("not found: ").to_string()),
+        RecordError::NotAllowed(why) => ApiError::Forbidden(why),
+        RecordError::Invalid { field, message } => ApiError::bad(field, message),
+        RecordError::Conflict(why) => ApiError::Conflict(why),
+        RecordError::Db(e) => e.into(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPerson {
+    office_id: i64,
+    name: String,
+    correction_type: String,
+    term_start: NaiveDate,
+    term_end: NaiveDate,
+    level: String,
+    key_interval_min: Option<i16>,
+    consent_ref: String,
+}
+
+async fn create_person(
+    State(state): State<AppState>,
+    who: StaffUser,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let p: NewPerson = body(&bytes)?;
+    let name = p.name.trim();
+    if name.is_empty() || name.chars().count() > 50 || !tracker::db::storable_text(name) {
+        return Err(ApiError::bad("name", "1 to 50 characters"));
+    }
+    let correction_type = p.correction_type.parse().map_err(|e| ApiError::bad("correction_type", e))?;
+    let level = p.level.parse().map_err(|e| ApiError::bad("level", e))?;
+    if p.term_end < p.term_start {
+        return Err(ApiError::bad("term_end", "is before term_start"));
+    }
+    if let Some(k) = p.key_interval_min {
+        if k != 30 && k != 60 {
+            return Err(ApiError::bad("key_interval_min", "重点 persons are located every 30 or 60 minutes"));
+        }
+    }
+    let consent = p.consent_ref.trim();
+    if consent.is_empty() || consent.chars().count() > 200 || !tracker::db::storable_text(consent) {
+        return Err(ApiError::bad(
+            "consent_ref",
+            "the signed consent's reference (手机定位承诺书): 1 to 200 characters",
+        ));
+    }
+    if !supervision::office_in_scope(&state.pool, &who.principal, p.office_id).await? {
+        return Err(ApiError::NotFound(format!("office {}", p.office_id)));
+    }
+    may_write(&who)?;
+    let id = tracker::person::create(
+        &state.pool,
+        &tracker::person::NewPerson {
+            office_id: p.office_id,
+            name: name.to_string(),
+            correction_type,
+            term_start: p.term_start,
+            term_end: p.term_end,
+            level,
+            key_interval_min: p.key_interval_min,
+            consent_from: Utc::now(),
+            consent_ref: consent.to_string(),
+        },
+    )
+    .await?;
+    audit(&state, &who, "person.create", format!("person {id}"), Some(id), json!({"office": p.office_id})).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+}
+
+async fn release(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(person): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    supervision::release(&state.pool, &who.principal, person).await.map_err(refused)?;
+    audit(&state, &who, "person.release", format!("person {person}"), Some(person), json!({})).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewBasis {
+    kind: String,
+    starts_at: DateTime<Utc>,
+    ends_at: Option<DateTime<Utc>>,
+    document_ref: String,
+}
+
+async fn add_basis(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(person): Path<i64>,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let b: NewBasis = body(&bytes)?;
+    let new = supervision::NewBasis {
+        kind: b.kind,
+        starts_at: b.starts_at,
+        ends_at: b.ends_at,
+        document_ref: b.document_ref,
+    };
+    let id = supervision::add_basis(&state.pool, &who.principal, person, &new).await.map_err(refused)?;
+    audit(
+        &state,
+        &who,
+        "basis.create",
+        format!("basis {id}"),
+        Some(person),
+        json!({"kind": new.kind, "ends_at": new.ends_at}),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+}
+
+async fn revoke_basis(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(basis): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    let person = supervision::revoke_basis(&state.pool, &who.principal, basis).await.map_err(refused)?;
+    audit(&state, &who, "basis.revoke", format!("basis {basis}"), Some(person), json!({})).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn assessments(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(person): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let rows = supervision::assessments(&state.pool, &who.principal, person)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("person {person}")))?;
+    Ok(Json(json!({"items": rows})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Proposal {
+    scores: Value,
+    proposed_level: String,
+    #[serde(default)]
+    proposed_key: bool,
+}
+
+async fn propose(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(person): Path<i64>,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let p: Proposal = body(&bytes)?;
+    let id = supervision::propose(&state.pool, &who.principal, person, &p.scores, &p.proposed_level, p.proposed_key)
+        .await
+        .map_err(refused)?;
+    audit(
+        &state,
+        &who,
+        "assessment.propose",
+        format!("assessment {id}"),
+        Some(person),
+        json!({"level": p.proposed_level, "key": p.proposed_key}),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    note: Option<String>,
+}
+
+async fn decide(
+    state: AppState,
+    who: StaffUser,
+    id: i64,
+    approve: bool,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let d: Decision = if bytes.is_empty() { Decision::default() } else { body(&bytes)? };
+    let a = supervision::decide(&state.pool, &who.principal, id, approve, d.note.as_deref()).await.map_err(refused)?;
+    let action = if approve { "assessment.approve" } else { "assessment.reject" };
+    audit(&state, &who, action, format!("assessment {id}"), Some(a.person_id), json!({"level": a.proposed_level}))
+        .await?;
+    Ok(Json(json!(a)))
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(id): Path<i64>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    decide(state, who, id, true, bytes).await
+}
+
+async fn reject(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(id): Path<i64>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    decide(state, who, id, false, bytes).await
+}
+
+async fn dashboard(State(state): State<AppState>, who: StaffUser) -> Result<Json<Value>, ApiError> {
+    Ok(Json(supervision::dashboard(&state.pool, &who.principal).await?))
+}
