@@ -305,7 +305,7 @@ pub enum SchedulerCommand {
 
 #[derive(Debug, Args)]
 pub struct SchedulerTickArgs {
-    /// The time to tick at (RFC 3339), instead of now.
+    /// The time to tick at (RFC 3339), instead of now: a past time (catching up), never a future one.
     #[arg(long)]
     pub at: Option<chrono::DateTime<chrono::Utc>>,
     #[arg(long)]

@@ -33,6 +33,8 @@ pub struct Config {
     pub sessions: tracker::session::SessionPolicy,
     /// Mark the session cookie Secure (set it when cctrack is served over TLS, behind a proxy).
     pub secure_cookie: bool,
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Shows everything but the database URL's password.
@@ -47,6 +49,7 @@ impl std::fmt::Debug for Config {
             .field("scheduler", &self.scheduler)
             .field("sessions", &self.sessions)
             .field("secure_cookie", &self.secure_cookie)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -100,6 +103,7 @@ struct FileConfig {
     gateway: scheduler::GatewayFile,
     #[serde(default)]
     sessions: SessionsFile,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -192,6 +196,7 @@ impl Config {
                     (ds.absolute.as_secs() / 3600) as u32,
                 )?),
             ),
+            ..Default::default()
         };
         let secure_cookie = match env("CCTRACK_SESSIONS_SECURE_COOKIE") {
             Some(t) => {
@@ -199,7 +204,25 @@ impl Config {
             }
             None => file.sessions.secure_cookie.unwrap_or(false),
         };
-        Ok(Config { listen, osmand_listen, data_dir, database_url, login, scheduler, sessions, secure_cookie })
+        let trusted_proxies = match env("CCTRACK_TRUSTED_PROXIES") {
+            Some(list) => list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect(),
+            None => file.trusted_proxies.unwrap_or_default(),
+        };
+        let trusted_proxies = trusted_proxies
+            .iter()
+            .map(|a| a.parse().with_context(|| format!("trusted_proxies: {a:?} is not an IP address")))
+            .collect::<anyhow::Result<Vec<std::net::IpAddr>>>()?;
+        Ok(Config {
+            listen,
+            osmand_listen,
+            data_dir,
+            database_url,
+            login,
+            scheduler,
+            sessions,
+            secure_cookie,
+            trusted_proxies,
+        })
     }
 }
 
@@ -303,7 +326,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("cctrack-sched-{}.toml", std::process::id()));
         std::fs::write(
             &path,
-            "[scheduler]\ninterval_strict_min = 120\n[escalation]\ncity_at = \"21:30\"\n[mail]\ndir = \"/tmp/mail\"\nrecipients = { \"210800\" = [\"centre@sfj.example.cn\"] }\n[gateway]\nurl = \"http://127.0.0.1:7070\"\n",
+            "[scheduler]\ninterval_strict_min = 120\n[escalation]\ncity_at = \"21:30\"\n[mail]\ndir = \"/tmp/mail\"\nrecipients = { \"210800\" = [\"centre@sfj.example.cn\", \"值班室 <duty@sfj.example.cn>\"] }\n[gateway]\nurl = \"http://127.0.0.1:7070\"\n",
         )
         .unwrap();
         let mut g = global();
@@ -314,7 +337,8 @@ mod tests {
         assert_eq!(c.scheduler.grace.num_minutes(), 5);
         assert_eq!(c.scheduler.ladder.city_at.to_string(), "21:30:00");
         assert_eq!(c.scheduler.mail, ::scheduler::config::MailConfig::Dir("/tmp/mail".into()));
-        assert_eq!(c.scheduler.recipients["210800"], vec!["centre@sfj.example.cn".to_string()]);
+        // Only the address is kept: the outbox stores bare addresses.
+        assert_eq!(c.scheduler.recipients["210800"], ["centre@sfj.example.cn", "duty@sfj.example.cn"]);
         assert!(c.scheduler.gateway.is_some());
         for (bad, key) in [
             ("[escalation]\ncity_at = \"late\"\n", "escalation.city_at"),

@@ -10,7 +10,8 @@ pub enum ApiError {
     /// 400: the request is malformed; `field` names what is wrong.
     #[error("{field}: {message}")]
     BadRequest { field: String, message: String },
-    /// 401: no or wrong credentials (never says which).
+    /// 401: no or wrong credentials (never says which). `basic_realm` only for phones
+    /// (OwnTracks): staff are never asked for basic credentials (see `staff::auth`).
     #[error("authentication required")]
     Unauthorized { basic_realm: bool },
     /// 403: an identifier that is unknown, retired or not allowed (never says which).
@@ -92,8 +93,8 @@ impl IntoResponse for ApiError {
                     Json(json!({"code": "unauthorized", "error": "authentication required", "message": "authentication required"})),
                 )
                     .into_response();
-                let challenge = if basic_realm { "Basic realm=\"cctrack\"" } else { "Bearer" };
-                r.headers_mut().insert(header::WWW_AUTHENTICATE, challenge.parse().expect("static header"));
+                let challenge = if basic_realm { "Basic realm=\"cctrack\"" } else { "Bearer realm=\"cctrack\"" };
+                r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static(challenge));
                 r
             }
             ApiError::UnknownDevice => (

@@ -29,6 +29,8 @@ pub struct AppState {
     /// How long staff sessions live, and whether their cookie is marked Secure.
     pub sessions: tracker::session::SessionPolicy,
     pub secure_cookie: bool,
+    /// Reverse proxies whose forwarding headers are believed.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// Fixes accepted and refused by protocol, for `/metrics`.
     pub ingest_counters: Arc<crate::metrics::IngestCounters>,
     /// Wakes phones holding a long poll for a location request.
@@ -47,6 +49,7 @@ impl AppState {
             ingest_counters: Arc::new(Default::default()),
             sessions: Default::default(),
             secure_cookie: false,
+            trusted_proxies: Arc::from([]),
             osmand_addr: None,
             pool,
         }
@@ -114,6 +117,7 @@ impl Application {
             osmand_addr: Some(osmand_addr),
             sessions: config.sessions,
             secure_cookie: config.secure_cookie,
+            trusted_proxies: Arc::from(config.trusted_proxies.as_slice()),
             ..AppState::new(pool, IngestConfig::default(), config.login)
         };
         let scheduler = match config.scheduler.enabled {

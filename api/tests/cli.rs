@@ -8,6 +8,7 @@ use std::process::Stdio;
 use cctrack_tests::TestDb;
 use common::{address_after, cctrack_bin as cctrack, http, run_json, terminate, wait_listening, Server};
 use serde_json::Value;
+use sqlx::Connection;
 
 #[tokio::test]
 async fn import_list_and_serve_against_an_external_database() {
@@ -38,6 +39,30 @@ async fn import_list_and_serve_against_an_external_database() {
     assert_eq!(http(&server.main, "GET", "/no-such-page", &[], b"").0, 404);
     let status = server.stop();
     assert!(status.success(), "serve exited with {status}");
+}
+
+/// `scheduler tick` runs only when no running cctrack leads, and never ahead of time (it would
+/// fail requests before their deadline).
+#[tokio::test]
+async fn a_manual_tick_never_runs_ahead_of_time_nor_beside_a_leader() {
+    let db = TestDb::new().await.unwrap();
+    let tick = |at: chrono::DateTime<chrono::Utc>| {
+        common::cctrack(&db.url).args(["scheduler", "tick", "--json", "--at", &at.to_rfc3339()]).output().unwrap()
+    };
+    let ahead = tick(chrono::Utc::now() + chrono::Duration::hours(1));
+    assert!(!ahead.status.success());
+    assert!(String::from_utf8_lossy(&ahead.stderr).contains("--at"), "{}", String::from_utf8_lossy(&ahead.stderr));
+    let now = tick(chrono::Utc::now());
+    assert!(now.status.success(), "{}", String::from_utf8_lossy(&now.stderr));
+    let mut leader = sqlx::postgres::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(tracker::schedule::leader::LOCK_KEY)
+        .execute(&mut leader)
+        .await
+        .unwrap();
+    let beside = tick(chrono::Utc::now());
+    assert!(!beside.status.success());
+    assert!(String::from_utf8_lossy(&beside.stderr).contains("leader"), "{}", String::from_utf8_lossy(&beside.stderr));
 }
 
 #[test]

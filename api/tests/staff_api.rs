@@ -97,6 +97,7 @@ async fn staff_enrol_and_retire_phones_within_their_organisation() {
     let (status, e) = call(&server, "POST", &path, &basic("li.office", "pass-word-1"), &json!({"protocol": "osmand"}));
     assert_eq!(status, 201, "{e}");
     let enrolment = e["enrolment_id"].as_str().unwrap().to_string();
+    let device = e["device_id"].as_i64().unwrap();
     assert_eq!(e["setup"]["device_identifier"], enrolment.as_str());
     assert_eq!(e["setup"]["server_url"], format!("http://{}", server.osmand));
     assert!(e["token"].as_str().unwrap().len() >= 20);
@@ -145,7 +146,7 @@ async fn staff_enrol_and_retire_phones_within_their_organisation() {
     assert_eq!(devices, 2, "refused requests enrolled nothing");
 
     // Retiring: another county may not; the office may; the phone is refused at once.
-    let retire = format!("/api/v1/devices/{enrolment}");
+    let retire = format!("/api/v1/devices/{device}");
     assert_eq!(call(&server, "DELETE", &retire, &basic("zhao.other", "pass-word-1"), &json!({})).0, 404);
     let (status, r) = call(&server, "DELETE", &retire, &ok, &json!({}));
     assert_eq!(status, 200, "{r}");

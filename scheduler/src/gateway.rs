@@ -28,11 +28,12 @@ pub enum Located {
 }
 
 pub trait CarrierGateway: Send + Sync {
-    /// Locates the device with this enrolment id for request `request_id`.
+    /// Locates device `device_id` for request `request_id`. The gateway knows the phone by its
+    /// device id, never by its enrolment id: that is the phone's credential for posting fixes.
     fn locate<'a>(
         &'a self,
         request_id: i64,
-        enrolment_id: &'a str,
+        device_id: i64,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Located> + Send + 'a>>;
 }
 
@@ -67,14 +68,14 @@ impl CarrierGateway for HttpGateway {
     fn locate<'a>(
         &'a self,
         request_id: i64,
-        enrolment_id: &'a str,
+        device_id: i64,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Located> + Send + 'a>> {
         Box::pin(async move {
             let url = format!("{}/v1/locate", self.config.url.trim_end_matches('/'));
             let mut r = self
                 .client
                 .post(url)
-                .json(&serde_json::json!({"request_id": request_id.to_string(), "device": enrolment_id}));
+                .json(&serde_json::json!({"request_id": request_id.to_string(), "device": device_id.to_string()}));
             if let Some(t) = &self.config.token {
                 r = r.bearer_auth(t);
             }
@@ -122,10 +123,10 @@ impl CarrierGateway for LateGateway {
     fn locate<'a>(
         &'a self,
         request_id: i64,
-        enrolment_id: &'a str,
+        device_id: i64,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Located> + Send + 'a>> {
         match self.0.get() {
-            Some(g) => g.locate(request_id, enrolment_id),
+            Some(g) => g.locate(request_id, device_id),
             None => Box::pin(async {
                 Located::Failed {
                     reason: "gateway_error".into(),

@@ -102,33 +102,66 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Does everything due at the clock's time.
+    /// Does everything due at the clock's time. The phases are independent: one that fails is
+    /// logged and the others still run; the first failure is returned after all have run.
     pub async fn tick(&self) -> Result<TickReport, sqlx::Error> {
         let mut r = TickReport::default();
         let c = &self.config;
-        loop {
-            let carrier = self.gateway.is_some();
-            let issued = polling::issue_due(&self.pool, self.clock.now(), &c.intervals, c.grace, carrier, PAGE).await?;
-            r.issued += issued.len();
-            if (issued.len() as i64) < PAGE {
-                break;
+        let mut first_error = None;
+        let mut check = |phase: &str, outcome: Result<(), sqlx::Error>| {
+            if let Err(e) = outcome {
+                tracing::error!(phase, error = %e, "scheduler phase failed; the others went on");
+                first_error.get_or_insert(e);
             }
-        }
-        self.ask_gateway(&mut r).await?;
-        loop {
-            let raised = failures::expire(&self.pool, self.clock.now(), &c.intervals, PAGE).await?;
-            r.failed += raised.failed;
-            r.alarms_raised += raised.alarms;
-            if (raised.failed as i64) < PAGE {
-                break;
+        };
+        let issuing = async {
+            loop {
+                let carrier = self.gateway.is_some();
+                let issued =
+                    polling::issue_due(&self.pool, self.clock.now(), &c.intervals, c.grace, carrier, PAGE).await?;
+                r.issued += issued.len();
+                if (issued.len() as i64) < PAGE {
+                    return Ok(());
+                }
             }
+        };
+        check("issue requests", issuing.await);
+        check("ask the carrier gateway", self.ask_gateway(&mut r).await);
+        let expiring = async {
+            loop {
+                let raised = failures::expire(&self.pool, self.clock.now(), &c.intervals, PAGE).await?;
+                r.failed += raised.failed;
+                r.alarms_raised += raised.alarms;
+                if (raised.failed as i64) < PAGE {
+                    return Ok(());
+                }
+            }
+        };
+        check("expire requests", expiring.await);
+        match failures::overdue_leaves(&self.pool, self.clock.now(), c.grace, PAGE).await {
+            Ok(n) => r.alarms_raised += n,
+            Err(e) => check("overdue leaves", Err(e)),
         }
-        r.alarms_raised += failures::overdue_leaves(&self.pool, self.clock.now(), c.grace, PAGE).await?;
-        r.alarms_raised += failures::expiring_bases(&self.pool, self.clock.now(), c.basis_warning, PAGE).await?;
-        r.steps_planned += self.plan_escalations().await?;
-        r.steps_taken += escalation::take_due(&self.pool, self.clock.now(), PAGE, |due| self.decide(due)).await?;
-        r.calendar_runs += self.calendar().await?;
-        Ok(r)
+        match failures::expiring_bases(&self.pool, self.clock.now(), c.basis_warning, PAGE).await {
+            Ok(n) => r.alarms_raised += n,
+            Err(e) => check("expiring bases", Err(e)),
+        }
+        match self.plan_escalations().await {
+            Ok(n) => r.steps_planned += n,
+            Err(e) => check("plan escalations", Err(e)),
+        }
+        match escalation::take_due(&self.pool, self.clock.now(), PAGE, |due| self.decide(due)).await {
+            Ok(n) => r.steps_taken += n,
+            Err(e) => check("take escalation steps", Err(e)),
+        }
+        match self.calendar().await {
+            Ok(n) => r.calendar_runs += n,
+            Err(e) => check("calendar jobs", Err(e)),
+        }
+        match first_error {
+            None => Ok(r),
+            Some(e) => Err(e),
+        }
     }
 
     /// Locates the phones of carrier requests that fell due: a located answer goes through ingest
@@ -140,7 +173,7 @@ impl Scheduler {
                 None => {
                     Located::Failed { reason: "no_gateway".into(), detail: "no carrier gateway is configured".into() }
                 }
-                Some(g) => g.locate(q.id, &q.enrolment_id).await,
+                Some(g) => g.locate(q.id, q.device_id).await,
             };
             let failure = match outcome {
                 Located::At { lat, lon, crs, accuracy_m, located_at } => {

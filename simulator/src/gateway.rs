@@ -109,7 +109,7 @@ impl Subscriber {
     }
 }
 
-/// The gateway's state: subscribers by enrolment id, the simulated clock, the carrier's luck.
+/// The gateway's state: subscribers by carrier id, the simulated clock, the carrier's luck.
 pub struct Gateway {
     subscribers: HashMap<String, Subscriber>,
     clock: Box<dyn Fn() -> DateTime<Utc> + Send + Sync>,
@@ -120,7 +120,7 @@ pub struct Gateway {
 impl Gateway {
     /// A gateway for `fleet` on the fleet's warped clock (started at `warp.wall_start`).
     pub fn for_fleet(fleet: &[FleetPerson], warp: Warp, options: GatewayOptions) -> Result<Self, GatewayError> {
-        let subscribers = fleet.iter().map(|p| (p.device.clone(), Subscriber::from_fleet(p))).collect();
+        let subscribers = fleet.iter().map(|p| (p.carrier_id.clone(), Subscriber::from_fleet(p))).collect();
         let clock = move || warp.sim_at((Utc::now() - warp.wall_start).to_std().unwrap_or_default());
         Gateway::new(subscribers, Box::new(clock), options)
     }
@@ -180,7 +180,9 @@ async fn locate(State(gw): State<Arc<Gateway>>, body: Bytes) -> (StatusCode, Jso
     };
     let device = match request.get("device") {
         Some(Value::String(d)) if !d.trim().is_empty() => d.clone(),
-        Some(_) => return problem(StatusCode::BAD_REQUEST, "device: expected the enrolment id as a string".into()),
+        Some(_) => {
+            return problem(StatusCode::BAD_REQUEST, "device: expected the phone's carrier id as a string".into())
+        }
         None => return problem(StatusCode::BAD_REQUEST, "device: missing".into()),
     };
     let request_id = match request.get("request_id") {

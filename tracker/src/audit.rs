@@ -25,6 +25,48 @@ pub struct Entry<'a> {
     pub address: Option<IpAddr>,
 }
 
+/// Who makes a change: a staff account and the client's address, or (no account) the operator
+/// at the command line or cctrack itself. A change writes its audit row in its own transaction,
+/// so there is never a change without its row, nor a row for a change that did not happen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Actor {
+    pub staff_id: Option<i64>,
+    pub address: Option<IpAddr>,
+}
+
+impl Actor {
+    pub fn staff(staff_id: i64, address: Option<IpAddr>) -> Self {
+        Actor { staff_id: Some(staff_id), address }
+    }
+
+    /// Records `action` on `subject` by this actor, in `conn`'s transaction.
+    pub async fn record(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        action: &str,
+        subject: String,
+        person_id: Option<i64>,
+        details: Value,
+    ) -> Result<(), sqlx::Error> {
+        record(conn, &Entry { staff_id: self.staff_id, action, subject, person_id, details, address: self.address })
+            .await
+    }
+}
+
+/// A signed-in staff member making a change, from `address`: whose scope and role the change is
+/// checked against, and who its audit row names.
+#[derive(Debug, Clone, Copy)]
+pub struct Acting<'a> {
+    pub who: &'a Principal,
+    pub address: Option<IpAddr>,
+}
+
+impl Acting<'_> {
+    pub fn actor(&self) -> Actor {
+        Actor::staff(self.who.id, self.address)
+    }
+}
+
 pub async fn record<'e>(db: impl PgExecutor<'e>, e: &Entry<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log (staff_id, action, subject, person_id, details, address) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -108,6 +108,9 @@ pub struct DemoPhone {
     pub level: String,
     pub county: String,
     pub protocol: String,
+    /// Absent from the phones files of earlier versions: see [`fill_device_ids`].
+    #[serde(default)]
+    pub device_id: i64,
     pub enrolment_id: String,
     pub token: String,
 }
@@ -218,7 +221,7 @@ pub async fn seed_persons(pool: &PgPool, per_county: usize) -> Result<Vec<DemoPh
                     person,
                     crate::device::Protocol::Osmand,
                     geofence::crs::Crs::Wgs84,
-                    None,
+                    &crate::audit::Actor::default(),
                 )
                 .await?;
                 // Demo phones may replay traces recorded before the demo started.
@@ -242,10 +245,23 @@ pub async fn seed_persons(pool: &PgPool, per_county: usize) -> Result<Vec<DemoPh
                 level,
                 county,
                 protocol: "osmand".into(),
+                device_id: e.device_id,
                 enrolment_id: e.enrolment_id,
                 token: e.token,
             });
         }
     }
     Ok(phones)
+}
+
+/// Fills the device ids that phones files written by earlier versions lack.
+pub async fn fill_device_ids(pool: &PgPool, phones: &mut [DemoPhone]) -> Result<(), sqlx::Error> {
+    for p in phones.iter_mut().filter(|p| p.device_id == 0) {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM devices WHERE enrolment_id = $1")
+            .bind(&p.enrolment_id)
+            .fetch_optional(pool)
+            .await?;
+        p.device_id = id.unwrap_or_default();
+    }
+    Ok(())
 }

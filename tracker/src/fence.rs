@@ -96,10 +96,14 @@ pub fn parse_schedule(v: &Value) -> Result<WeeklySchedule, FenceStoreError> {
     WeeklySchedule::new(out).map_err(|e| bad(e.to_string()))
 }
 
-/// Validates and stores a fence; returns its id.
-pub async fn add(pool: &PgPool, f: &NewFence) -> Result<i64, FenceStoreError> {
-    let mut conn = pool.acquire().await?;
-    insert(&mut conn, f, None).await
+/// Validates and stores a fence as `actor` (audited); returns its id.
+pub async fn add(pool: &PgPool, f: &NewFence, actor: &crate::audit::Actor) -> Result<i64, FenceStoreError> {
+    let mut tx = pool.begin().await?;
+    let id = insert(&mut tx, f, None).await?;
+    let details = serde_json::json!({"kind": f.kind.as_str(), "crs": f.crs.to_string(), "name": f.name});
+    actor.record(&mut tx, "fence.create", format!("fence {id}"), f.person_id, details).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Validates and stores a fence on `conn` (possibly inside a transaction), marked as belonging
@@ -322,15 +326,16 @@ pub async fn load_all(pool: &PgPool) -> Result<FenceSnapshot, FenceStoreError> {
     Ok(FenceSnapshot { version, set, leave_of, leave_persons })
 }
 
-/// Retires a personal fence of a person in `scope`'s subtree (it stops applying to the next
-/// fix: the fence version moves); the person's id, or `None` if there is no such active fence
-/// the account may see.
+/// Retires a personal fence of a person in `by`'s subtree (it stops applying to the next fix:
+/// the fence version moves), audited; the person's id, or `None` if there is no such active
+/// fence the account may see.
 pub async fn retire_personal(
     pool: &PgPool,
-    scope: &crate::staff::Principal,
+    by: &crate::audit::Acting<'_>,
     fence: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    let mut tx = pool.begin().await?;
+    let person: Option<i64> = sqlx::query_scalar(
         "UPDATE fences f SET retired_at = now()
          FROM persons p
          WHERE f.id = $1 AND f.retired_at IS NULL AND f.person_id = p.id AND f.leave_id IS NULL
@@ -338,7 +343,12 @@ pub async fn retire_personal(
          RETURNING p.id",
     )
     .bind(fence)
-    .bind(scope.organisation_id)
-    .fetch_optional(pool)
-    .await
+    .bind(by.who.organisation_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(p) = person {
+        by.actor().record(&mut tx, "fence.retire", format!("fence {fence}"), Some(p), serde_json::json!({})).await?;
+    }
+    tx.commit().await?;
+    Ok(person)
 }

@@ -183,3 +183,13 @@ pub async fn newest_fix_at(pool: &PgPool, persons: &[i64]) -> Result<Option<Date
 pub async fn exists(pool: &PgPool, person: i64) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM persons WHERE id = $1)").bind(person).fetch_one(pool).await
 }
+
+/// Locks those of `persons` no other transaction holds, in id order, and returns them. Jobs that
+/// raise alarms take the person first, like ingest and staff do (person → alarm → feed), so no
+/// job waits for a row while holding one a fix needs; a person skipped is looked at next tick.
+pub async fn lock_free(conn: &mut sqlx::PgConnection, persons: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM persons WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED")
+        .bind(persons)
+        .fetch_all(conn)
+        .await
+}

@@ -16,11 +16,17 @@ use crate::staff::{Principal, Role};
 pub struct SessionPolicy {
     pub idle: Duration,
     pub absolute: Duration,
+    /// How often a long-lived request (the live event stream) checks its session again.
+    pub recheck: Duration,
 }
 
 impl Default for SessionPolicy {
     fn default() -> Self {
-        SessionPolicy { idle: Duration::from_secs(30 * 60), absolute: Duration::from_secs(12 * 3600) }
+        SessionPolicy {
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(12 * 3600),
+            recheck: Duration::from_secs(60),
+        }
     }
 }
 
@@ -125,4 +131,31 @@ pub async fn change_password(
     .execute(&mut *tx)
     .await?;
     tx.commit().await
+}
+
+/// Whether a long-lived request (the live event stream) may go on: the account is active with
+/// the role and organisation it had when the request began, and its session, if it came with
+/// one, is neither ended nor past its absolute end (an open stream counts as activity, so the
+/// idle limit does not apply).
+pub async fn still_valid(
+    pool: &PgPool,
+    who: &Principal,
+    session: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM staff st
+             WHERE st.id = $1 AND st.active AND st.role = $2 AND st.organisation_id = $3
+               AND ($4::int8 IS NULL OR EXISTS (
+                   SELECT 1 FROM sessions se WHERE se.id = $4 AND se.staff_id = st.id
+                   AND se.revoked_at IS NULL AND se.expires_at > $5)))",
+    )
+    .bind(who.id)
+    .bind(who.role.as_str())
+    .bind(who.organisation_id)
+    .bind(session)
+    .bind(now)
+    .fetch_one(pool)
+    .await
 }

@@ -38,18 +38,24 @@ pub struct NewStaff<'a> {
     pub email: Option<&'a str>,
 }
 
-/// Creates the account, or resets the password and role of an existing one with that username.
+/// Creates the account, or resets the password and role of an existing one with that username,
+/// ending that account's sessions (a reset is how a compromised account is taken back).
 pub async fn upsert<'e>(db: impl PgExecutor<'e>, s: &NewStaff<'_>) -> Result<i64, sqlx::Error> {
     let password = s.password.to_string();
     let hash =
         tokio::task::spawn_blocking(move || crate::secret::hash(&password)).await.expect("password hashing panicked");
     sqlx::query_scalar(
-        "INSERT INTO staff (organisation_id, username, display_name, role, password_hash, email)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (username) DO UPDATE
-             SET organisation_id = EXCLUDED.organisation_id, display_name = EXCLUDED.display_name,
-                 role = EXCLUDED.role, password_hash = EXCLUDED.password_hash, email = EXCLUDED.email
-         RETURNING id",
+        "WITH account AS (
+             INSERT INTO staff (organisation_id, username, display_name, role, password_hash, email)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (username) DO UPDATE
+                 SET organisation_id = EXCLUDED.organisation_id, display_name = EXCLUDED.display_name,
+                     role = EXCLUDED.role, password_hash = EXCLUDED.password_hash, email = EXCLUDED.email
+             RETURNING id),
+              ended AS (
+             UPDATE sessions SET revoked_at = now()
+             WHERE staff_id IN (SELECT id FROM account) AND revoked_at IS NULL)
+         SELECT id FROM account",
     )
     .bind(s.organisation_id)
     .bind(s.username)

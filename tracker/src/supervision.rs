@@ -8,6 +8,9 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
 
+use serde_json::json;
+
+use crate::audit::Acting;
 use crate::staff::{Principal, Role};
 
 /// Why a change was refused; each names the rule.
@@ -35,7 +38,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> RecordError {
 
 /// The person's office if `person` is in `scope`'s subtree, locked for the change.
 async fn person_in_scope(tx: &mut sqlx::PgConnection, scope: &Principal, person: i64) -> Result<i64, RecordError> {
-    sqlx::query_scalar("SELECT office_id FROM persons WHERE id = $1 AND org_within(office_id, $2) FOR UPDATE")
+    sqlx::query_scalar("SELECT office_id FROM persons WHERE id = $1 AND org_within(office_id, $2) FOR NO KEY UPDATE")
         .bind(person)
         .bind(scope.organisation_id)
         .fetch_optional(&mut *tx)
@@ -51,9 +54,25 @@ fn writer(scope: &Principal) -> Result<(), RecordError> {
     }
 }
 
+/// Takes a person under supervision in an office of `by`'s subtree, with their positioning
+/// consent (audited with the change).
+pub async fn admit(pool: &PgPool, by: &Acting<'_>, p: &crate::person::NewPerson) -> Result<i64, RecordError> {
+    if !office_in_scope(pool, by.who, p.office_id).await? {
+        return Err(RecordError::NotFound(format!("office {}", p.office_id)));
+    }
+    writer(by.who)?;
+    let mut tx = pool.begin().await?;
+    let id = crate::person::create_in(&mut tx, p).await?;
+    let details = json!({"office": p.office_id, "level": p.level.as_str()});
+    by.actor().record(&mut tx, "person.create", format!("person {id}"), Some(id), details).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
 /// Releases a person at the end of their term (解矫): no longer polled, phones retired, open
 /// alarms left for staff to close.
-pub async fn release(pool: &PgPool, scope: &Principal, person: i64) -> Result<(), RecordError> {
+pub async fn release(pool: &PgPool, by: &Acting<'_>, person: i64) -> Result<(), RecordError> {
+    let scope = by.who;
     let mut tx = pool.begin().await?;
     person_in_scope(&mut tx, scope, person).await?;
     writer(scope)?;
@@ -70,6 +89,7 @@ pub async fn release(pool: &PgPool, scope: &Principal, person: i64) -> Result<()
         .bind(person)
         .execute(&mut *tx)
         .await?;
+    by.actor().record(&mut tx, "person.release", format!("person {person}"), Some(person), json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -90,7 +110,8 @@ pub struct NewBasis {
 /// Records a legal basis. An order needs an end at most [`ORDER_MAX`] after its start (an
 /// extension is a new order, each at most that long) and is approved by the county bureau (or
 /// the city): the account recording it is its approver.
-pub async fn add_basis(pool: &PgPool, scope: &Principal, person: i64, b: &NewBasis) -> Result<i64, RecordError> {
+pub async fn add_basis(pool: &PgPool, by: &Acting<'_>, person: i64, b: &NewBasis) -> Result<i64, RecordError> {
+    let scope = by.who;
     let doc = b.document_ref.trim();
     if doc.is_empty() || doc.chars().count() > 200 || !crate::db::storable_text(doc) {
         return Err(invalid("document_ref", "the document's reference: 1 to 200 characters"));
@@ -131,16 +152,19 @@ pub async fn add_basis(pool: &PgPool, scope: &Principal, person: i64, b: &NewBas
     .bind((b.kind == "order").then_some(scope.id))
     .fetch_one(&mut *tx)
     .await?;
+    let details = json!({"kind": b.kind, "starts_at": b.starts_at, "ends_at": b.ends_at});
+    by.actor().record(&mut tx, "basis.create", format!("basis {id}"), Some(person), details).await?;
     tx.commit().await?;
     Ok(id)
 }
 
 /// Revokes a legal basis (a consent withdrawn, an order lifted).
-pub async fn revoke_basis(pool: &PgPool, scope: &Principal, basis: i64) -> Result<i64, RecordError> {
+pub async fn revoke_basis(pool: &PgPool, by: &Acting<'_>, basis: i64) -> Result<i64, RecordError> {
+    let scope = by.who;
     let mut tx = pool.begin().await?;
     let person: Option<i64> = sqlx::query_scalar(
         "SELECT b.person_id FROM legal_bases b JOIN persons p ON p.id = b.person_id
-         WHERE b.id = $1 AND org_within(p.office_id, $2) FOR UPDATE OF b",
+         WHERE b.id = $1 AND org_within(p.office_id, $2) FOR NO KEY UPDATE OF b",
     )
     .bind(basis)
     .bind(scope.organisation_id)
@@ -155,6 +179,7 @@ pub async fn revoke_basis(pool: &PgPool, scope: &Principal, basis: i64) -> Resul
     if done.rows_affected() == 0 {
         return Err(RecordError::Conflict(format!("basis {basis} is already revoked")));
     }
+    by.actor().record(&mut tx, "basis.revoke", format!("basis {basis}"), Some(person), json!({})).await?;
     tx.commit().await?;
     Ok(person)
 }
@@ -186,7 +211,7 @@ const ASSESSMENT: &str = "SELECT a.id, a.person_id, a.scores, a.total, a.propose
 /// The office proposes a level with the scores of each item and their total.
 pub async fn propose(
     pool: &PgPool,
-    scope: &Principal,
+    by: &Acting<'_>,
     person: i64,
     scores: &Value,
     level: &str,
@@ -206,6 +231,7 @@ pub async fn propose(
     if !matches!(level, "lenient" | "ordinary" | "strict") {
         return Err(invalid("proposed_level", format!("{level:?}: expected lenient, ordinary or strict")));
     }
+    let scope = by.who;
     let mut tx = pool.begin().await?;
     person_in_scope(&mut tx, scope, person).await?;
     writer(scope)?;
@@ -221,6 +247,8 @@ pub async fn propose(
     .bind(scope.id)
     .fetch_one(&mut *tx)
     .await?;
+    let details = json!({"level": level, "key": key, "total": total});
+    by.actor().record(&mut tx, "assessment.propose", format!("assessment {id}"), Some(person), details).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -229,7 +257,7 @@ pub async fn propose(
 /// level (and 重点 flag) change, effective from their next due time.
 pub async fn decide(
     pool: &PgPool,
-    scope: &Principal,
+    by: &Acting<'_>,
     assessment: i64,
     approve: bool,
     note: Option<&str>,
@@ -237,10 +265,11 @@ pub async fn decide(
     if note.is_some_and(|n| n.chars().count() > 2000 || !crate::db::storable_text(n)) {
         return Err(invalid("note", "at most 2000 characters"));
     }
+    let scope = by.who;
     let mut tx = pool.begin().await?;
     let row: Option<(i64, String, String, bool)> = sqlx::query_as(
         "SELECT a.person_id, a.state, a.proposed_level, a.proposed_key FROM level_assessments a JOIN persons p ON p.id = a.person_id
-         WHERE a.id = $1 AND org_within(p.office_id, $2) FOR UPDATE OF p, a",
+         WHERE a.id = $1 AND org_within(p.office_id, $2) FOR NO KEY UPDATE OF p, a",
     )
     .bind(assessment)
     .bind(scope.organisation_id)
@@ -275,6 +304,9 @@ pub async fn decide(
         .execute(&mut *tx)
         .await?;
     }
+    let action = if approve { "assessment.approve" } else { "assessment.reject" };
+    let details = json!({"level": level, "key": key});
+    by.actor().record(&mut tx, action, format!("assessment {assessment}"), Some(person), details).await?;
     tx.commit().await?;
     Ok(sqlx::query_as(&format!("{ASSESSMENT} WHERE a.id = $1")).bind(assessment).fetch_one(pool).await?)
 }

@@ -65,7 +65,7 @@ async fn act(pool: sqlx::PgPool, id: i64, actor: &str, action: Action, json: boo
     let who =
         handling::principal(&pool, actor).await?.ok_or_else(|| anyhow!("--as: no active staff account {actor:?}"))?;
     let verb = action.name();
-    let case = match handling::act(&pool, id, &who, action).await {
+    let case = match handling::act(&pool, id, &who, None, action).await {
         Ok(case) => case,
         Err(HandleError::Db(e)) => return Err(anyhow::Error::new(e).context(format!("alarms {verb} {id}"))),
         Err(e) => bail!("{e}"),

@@ -53,10 +53,12 @@ async fn demo_phones(pool: &sqlx::PgPool, data_dir: &Path, per_county: usize) ->
     let path = data_dir.join(PHONES_FILE);
     let created = demo::seed_persons(pool, per_county).await.context("seeding the demo persons")?;
     if created.is_empty() {
-        return match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display())),
-            Err(_) => Ok(Vec::new()),
+        let mut phones: Vec<demo::DemoPhone> = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?,
+            Err(_) => Vec::new(),
         };
+        demo::fill_device_ids(pool, &mut phones).await.context("reading the demo phones' device ids")?;
+        return Ok(phones);
     }
     write_private(&path, &serde_json::to_string_pretty(&created)?)?;
     Ok(created)

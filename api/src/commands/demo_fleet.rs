@@ -219,6 +219,7 @@ async fn fleet(
         let person = |events| ScenarioPerson {
             name: names_of(p),
             device: p.enrolment_id.clone(),
+            carrier_id: Some(p.device_id.to_string()),
             level: Some(p.level.clone()),
             space: space.clone(),
             home: Some(home),

@@ -6,6 +6,7 @@ use anyhow::{anyhow, Context};
 use chrono::{Months, Utc};
 use geofence::crs::Crs;
 use geofence::FenceKind;
+use tracker::audit::Actor;
 use tracker::device::Protocol;
 use tracker::person::{CorrectionType, Level, NewPerson};
 
@@ -84,7 +85,8 @@ pub async fn enrol(pool: sqlx::PgPool, a: EnrolArgs) -> anyhow::Result<()> {
     let crs: Crs = a.crs.parse().map_err(|e| anyhow!("--crs: {e}"))?;
     let exists = tracker::person::exists(&pool, a.person).await?;
     anyhow::ensure!(exists, "--person: no person {}", a.person);
-    let e = tracker::device::enrol(&pool, a.person, protocol, crs, None).await?;
+    // The operator at the command line: audited without an account.
+    let e = tracker::device::enrol(&pool, a.person, protocol, crs, &Actor::default()).await?;
     if a.json {
         return json_line(&e);
     }
@@ -108,8 +110,16 @@ pub async fn enrol(pool: sqlx::PgPool, a: EnrolArgs) -> anyhow::Result<()> {
     ))
 }
 
+/// The active device the command line names by its enrolment id.
+async fn active_device(pool: &sqlx::PgPool, enrolment_id: &str) -> anyhow::Result<i64> {
+    tracker::device::active_id(pool, enrolment_id)
+        .await?
+        .ok_or_else(|| anyhow!("--enrolment-id: no active device {enrolment_id:?}"))
+}
+
 pub async fn retire(pool: sqlx::PgPool, a: RetireArgs) -> anyhow::Result<()> {
-    let retired = tracker::device::retire(&pool, &a.enrolment_id)
+    let device = active_device(&pool, &a.enrolment_id).await?;
+    let retired = tracker::device::retire(&pool, device, &Actor::default())
         .await?
         .ok_or_else(|| anyhow!("--enrolment-id: no active device {:?}", a.enrolment_id))?;
     if a.json {
@@ -123,7 +133,8 @@ pub async fn retire(pool: sqlx::PgPool, a: RetireArgs) -> anyhow::Result<()> {
 }
 
 pub async fn reenrol(pool: sqlx::PgPool, a: RetireArgs) -> anyhow::Result<()> {
-    let (retired, e) = tracker::device::reenrol(&pool, &a.enrolment_id, None)
+    let device = active_device(&pool, &a.enrolment_id).await?;
+    let (retired, e) = tracker::device::reenrol(&pool, device, &Actor::default())
         .await?
         .ok_or_else(|| anyhow!("--enrolment-id: no active device {:?}", a.enrolment_id))?;
     if a.json {
@@ -168,6 +179,7 @@ pub async fn add_fence(pool: sqlx::PgPool, a: FenceAddArgs) -> anyhow::Result<()
             valid_from: None,
             valid_to: None,
         },
+        &Actor::default(),
     )
     .await
     .map_err(|e| match e {

@@ -34,9 +34,22 @@ fn fmt(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 }
 
 pub async fn tick(pool: sqlx::PgPool, config: SchedulerConfig, a: SchedulerTickArgs) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    // A tick ahead of time would fail requests before their deadline and claim calendar periods
+    // that have not begun.
+    if a.at.is_some_and(|at| at > now + chrono::Duration::seconds(60)) {
+        anyhow::bail!("--at: a tick cannot be in the future (it would fail requests before their deadline)");
+    }
     let clock: Arc<dyn Clock> = match a.at {
         Some(at) => Arc::new(ManualClock::new(at)),
         None => Arc::new(SystemClock),
+    };
+    // Only the leader ticks: a running cctrack that holds the lock does it itself.
+    let holder = format!("cctrack scheduler tick (pid {})", std::process::id());
+    let Some(leadership) = tracker::schedule::leader::try_lead(&pool, &holder, now).await? else {
+        anyhow::bail!(
+            "another cctrack process is the scheduler's leader and ticks itself; `cctrack scheduler status` shows it"
+        );
     };
     let ingestor = Arc::new(tracker::ingest::Ingestor::start(pool.clone(), Default::default()));
     let s = crate::server::build_scheduler(&config, &pool, ingestor.clone(), clock)?;
@@ -45,6 +58,7 @@ pub async fn tick(pool: sqlx::PgPool, config: SchedulerConfig, a: SchedulerTickA
     let ticked = started.elapsed();
     let (sent, unsent) = s.send_notices().await?;
     ingestor.shutdown().await;
+    leadership.resign().await?;
     if a.json {
         let mut v = serde_json::to_value(&report)?;
         v["notices_sent"] = sent.into();

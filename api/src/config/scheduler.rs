@@ -159,13 +159,19 @@ pub(super) fn load(
         (None, Some(dir)) => MailConfig::Dir(dir),
         (None, None) => MailConfig::None,
     };
-    let recipients = m.recipients.unwrap_or_default();
-    for (adcode, list) in &recipients {
+    let mut recipients = m.recipients.unwrap_or_default();
+    for (adcode, list) in recipients.iter_mut() {
         if !(adcode.len() == 6 && adcode.bytes().all(|b| b.is_ascii_digit())) {
             bail!("mail.recipients: {adcode:?} is not an organisation's 6-digit adcode");
         }
-        for r in list {
-            if r.parse::<lettre_address::Mailbox>().is_err() {
+        for r in list.iter_mut() {
+            // Only the address is kept ("Centre <centre@sfj.cn>" → "centre@sfj.cn"): the outbox
+            // stores bare addresses.
+            match r.parse::<lettre_address::Mailbox>() {
+                Ok(mailbox) => *r = mailbox.email.to_string(),
+                Err(_) => bail!("mail.recipients.{adcode}: {r:?} is not an e-mail address"),
+            }
+            if r.chars().any(char::is_whitespace) {
                 bail!("mail.recipients.{adcode}: {r:?} is not an e-mail address");
             }
         }

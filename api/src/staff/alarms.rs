@@ -106,13 +106,7 @@ fn record(bytes: &[u8]) -> Result<Handling, ApiError> {
 }
 
 async fn act(state: &AppState, who: &StaffUser, id: i64, action: Action) -> Result<Json<Value>, ApiError> {
-    let verb = action.name();
-    let details = match &action {
-        Action::Resolve(h) | Action::Dismiss(h) => json!({"outcome": h.outcome.code(), "note": h.note.as_str()}),
-        Action::Acknowledge => json!({}),
-    };
-    let case = handling::act(&state.pool, id, &who.principal, action).await.map_err(handle_error)?;
-    super::audit(state, who, &format!("alarm.{verb}"), format!("alarm {id}"), Some(case.person_id), details).await?;
+    let case = handling::act(&state.pool, id, &who.principal, who.address, action).await.map_err(handle_error)?;
     let events = tracker::alarm::feed::history(&state.pool, id).await?;
     Ok(Json(json!({"alarm": case, "events": events})))
 }

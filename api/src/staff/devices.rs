@@ -2,10 +2,13 @@
 //!
 //! - `POST /api/v1/persons/{person}/devices` `{"protocol": "osmand", "crs": "wgs84"}` enrols a
 //!   phone: 201 with the enrolment id, the token (shown once) and what to type into the app;
-//! - `DELETE /api/v1/devices/{enrolment_id}` retires one: its credential stops working at once in
+//! - `DELETE /api/v1/devices/{device_id}` retires one: its credential stops working at once in
 //!   every cctrack process, its fixes stay;
-//! - `POST /api/v1/devices/{enrolment_id}/reenrol` replaces its credentials in one step (same
+//! - `POST /api/v1/devices/{device_id}/reenrol` replaces its credentials in one step (same
 //!   person, protocol and coordinate system): 201 as for an enrolment, the old one retired.
+//!
+//! Devices are named by their numeric id, never by their enrolment id: a Traccar Client's
+//! enrolment id is its only credential, and paths end up in logs. Every change is audited.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -13,6 +16,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tracker::audit::Actor;
 use tracker::device::{Enrolment, Protocol};
 
 use super::{may_write, visible_person, StaffUser};
@@ -22,8 +26,8 @@ use crate::server::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/persons/{person}/devices", post(enrol))
-        .route("/api/v1/devices/{enrolment_id}", delete(retire))
-        .route("/api/v1/devices/{enrolment_id}/reenrol", post(reenrol))
+        .route("/api/v1/devices/{device}", delete(retire))
+        .route("/api/v1/devices/{device}/reenrol", post(reenrol))
 }
 
 async fn enrol(
@@ -50,46 +54,50 @@ async fn enrol(
         text("crs", "wgs84")?.parse().map_err(|e: geofence::crs::UnknownCrs| ApiError::bad("crs", e.to_string()))?;
     visible_person(&state, &who, person).await?;
     may_write(&who)?;
-    let e = tracker::device::enrol(&state.pool, person, protocol, crs, Some(who.principal.id)).await?;
+    let e = tracker::device::enrol(&state.pool, person, protocol, crs, &actor(&who)).await?;
     tracing::info!(person, device = e.device_id, staff = %who.principal.username, "device enrolled");
     Ok((StatusCode::CREATED, Json(enrolment_reply(&state, &e))))
 }
 
-/// The device `enrolment_id` if `who` may see it: 404 alike for a missing one and one outside
-/// their organisation (the same body, naming only what was asked for).
-async fn visible_device(state: &AppState, who: &StaffUser, enrolment_id: &str) -> Result<(), ApiError> {
-    let missing = || ApiError::NotFound(format!("device {enrolment_id}"));
-    let person = tracker::device::person_of(&state.pool, enrolment_id).await?.ok_or_else(missing)?;
+fn actor(who: &StaffUser) -> Actor {
+    Actor::staff(who.principal.id, who.address)
+}
+
+/// Device `device` if `who` may see it: 404 alike for a missing one and one outside their
+/// organisation.
+async fn visible_device(state: &AppState, who: &StaffUser, device: i64) -> Result<(), ApiError> {
+    let missing = || ApiError::NotFound(format!("device {device}"));
+    let person = tracker::device::person_of(&state.pool, device).await?.ok_or_else(missing)?;
     visible_person(state, who, person).await.map_err(|_| missing())
 }
 
 async fn retire(
     State(state): State<AppState>,
     who: StaffUser,
-    Path(enrolment_id): Path<String>,
+    Path(device): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    visible_device(&state, &who, &enrolment_id).await?;
+    visible_device(&state, &who, device).await?;
     may_write(&who)?;
-    let retired = tracker::device::retire(&state.pool, &enrolment_id)
+    let retired = tracker::device::retire(&state.pool, device, &actor(&who))
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("active device {enrolment_id}")))?;
-    state.devices.forget(&enrolment_id);
-    tracing::info!(device = retired.device_id, staff = %who.principal.username, "device retired");
+        .ok_or_else(|| ApiError::NotFound(format!("active device {device}")))?;
+    state.devices.forget(&retired.enrolment_id);
+    tracing::info!(device, staff = %who.principal.username, "device retired");
     Ok(Json(json!(retired)))
 }
 
 async fn reenrol(
     State(state): State<AppState>,
     who: StaffUser,
-    Path(enrolment_id): Path<String>,
+    Path(device): Path<i64>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    visible_device(&state, &who, &enrolment_id).await?;
+    visible_device(&state, &who, device).await?;
     may_write(&who)?;
-    let (retired, e) = tracker::device::reenrol(&state.pool, &enrolment_id, Some(who.principal.id))
+    let (retired, e) = tracker::device::reenrol(&state.pool, device, &actor(&who))
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("active device {enrolment_id}")))?;
-    state.devices.forget(&enrolment_id);
-    tracing::info!(retired = retired.device_id, device = e.device_id, staff = %who.principal.username, "device re-enrolled");
+        .ok_or_else(|| ApiError::NotFound(format!("active device {device}")))?;
+    state.devices.forget(&retired.enrolment_id);
+    tracing::info!(retired = device, device = e.device_id, staff = %who.principal.username, "device re-enrolled");
     let mut reply = enrolment_reply(&state, &e);
     reply["replaces"] = json!(retired);
     Ok((StatusCode::CREATED, Json(reply)))

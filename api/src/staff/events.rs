@@ -1,7 +1,9 @@
 //! `GET /api/v1/events`: server-sent events of alarm changes in the caller's organisation subtree,
 //! from the alarm feed (`tracker::alarm::feed`). Each event's id is its feed position; a client
 //! that reconnects with `Last-Event-ID` (or `?after=`) gets exactly what it missed, in order.
-//! Without either it starts from now. Comments keep idle connections alive.
+//! Without either it starts from now. Comments keep idle connections alive. The stream ends
+//! within a minute (`SessionPolicy::recheck`) of its session ending (logout, password change, expiry) or its account being
+//! deactivated or moved.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -25,9 +27,6 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/events", get(events))
 }
 
-/// How often the set of offices in scope is read again (an office added meanwhile).
-const SCOPE_REFRESH: Duration = Duration::from_secs(60);
-
 #[derive(Deserialize)]
 struct After {
     after: Option<i64>,
@@ -36,9 +35,30 @@ struct After {
 struct Follow {
     pool: sqlx::PgPool,
     who: Principal,
+    session: Option<i64>,
     feed: AlarmFeed,
     offices: HashSet<i64>,
     read_at: Instant,
+    /// How often the caller's session and the set of offices in scope are checked again.
+    recheck_every: Duration,
+}
+
+impl Follow {
+    /// Checks the caller again: false when the stream must end. A database that cannot be
+    /// reached keeps the stream as it was until the next check.
+    async fn recheck(&mut self) -> bool {
+        let now = chrono::Utc::now();
+        match tracker::session::still_valid(&self.pool, &self.who, self.session, now).await {
+            Ok(false) => return false,
+            Ok(true) => {}
+            Err(e) => tracing::warn!(error = %e, "event stream: cannot check the session"),
+        }
+        if let Ok(o) = tracker::staff::offices_in_scope(&self.pool, &self.who).await {
+            self.offices = o;
+        }
+        self.read_at = Instant::now();
+        true
+    }
 }
 
 async fn events(
@@ -63,12 +83,25 @@ async fn events(
         feed: AlarmFeed::new(state.pool.clone(), after),
         pool: state.pool.clone(),
         who: who.principal,
+        session: who.session,
         offices,
         read_at: Instant::now(),
+        recheck_every: state.sessions.recheck,
     };
     let stream = futures_util::stream::unfold(follow, |mut f| async move {
         loop {
-            let e = match f.feed.next().await {
+            let recheck_in = f.recheck_every.saturating_sub(f.read_at.elapsed());
+            // The feed's `next` loses nothing when dropped (its position moves only on return).
+            let next = tokio::select! {
+                next = f.feed.next() => next,
+                _ = tokio::time::sleep(recheck_in) => {
+                    if !f.recheck().await {
+                        return None;
+                    }
+                    continue;
+                }
+            };
+            let e = match next {
                 Ok(e) => e,
                 Err(err) => {
                     tracing::warn!(error = %err, "event stream: the feed is unavailable; retrying");
@@ -76,11 +109,8 @@ async fn events(
                     continue;
                 }
             };
-            if f.read_at.elapsed() > SCOPE_REFRESH {
-                if let Ok(o) = tracker::staff::offices_in_scope(&f.pool, &f.who).await {
-                    f.offices = o;
-                    f.read_at = Instant::now();
-                }
+            if f.read_at.elapsed() > f.recheck_every && !f.recheck().await {
+                return None;
             }
             if f.offices.contains(&e.office_id) {
                 let event =

@@ -32,6 +32,43 @@ pub fn router() -> Router<AppState> {
         .merge(tracks::router())
         .merge(audit::router())
         .merge(devices::router())
+        .layer(axum::middleware::map_response(json_rejections))
+}
+
+/// The framework's own refusals (an id in the path that is not a number, a malformed query, a
+/// method a route does not have) come as plain text; the API answers every error as
+/// `{"code", "message", "field"}`.
+async fn json_rejections(r: axum::response::Response) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    let plain = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(r.status().is_client_error() && plain) {
+        return r;
+    }
+    let (parts, body) = r.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
+    let message = String::from_utf8_lossy(&text).trim().to_string();
+    let (code, field) = match parts.status {
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Content-Type"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "body"),
+        _ if message.starts_with("Invalid URL") => ("bad_request", "path"),
+        _ if message.starts_with("Failed to deserialize query string") => ("bad_request", "query"),
+        _ => ("bad_request", "request"),
+    };
+    let mut reply = (
+        parts.status,
+        axum::Json(serde_json::json!({"code": code, "error": message, "message": message, "field": field})),
+    )
+        .into_response();
+    for (name, value) in parts.headers.iter().filter(|(n, _)| *n == header::ALLOW) {
+        reply.headers_mut().insert(name, value.clone());
+    }
+    reply
 }
 
 /// Whether `who` may see `person`: 404 (as for a person that does not exist) if not.

@@ -132,22 +132,13 @@ async fn add_fence(
         valid_from: f.valid_from,
         valid_to: f.valid_to,
     };
-    let id = tracker::fence::add(&state.pool, &new).await.map_err(|e| match e {
+    let id = tracker::fence::add(&state.pool, &new, &who.acting().actor()).await.map_err(|e| match e {
         tracker::fence::FenceStoreError::Geometry(g) => ApiError::bad("geojson", g.to_string()),
         tracker::fence::FenceStoreError::Schedule(s) => ApiError::bad("schedule", s),
         tracker::fence::FenceStoreError::NoPerson(p) => ApiError::NotFound(format!("person {p}")),
         tracker::fence::FenceStoreError::Db(e) => e.into(),
         other => ApiError::Internal(anyhow::Error::new(other)),
     })?;
-    super::audit(
-        &state,
-        &who,
-        "fence.create",
-        format!("fence {id}"),
-        Some(person),
-        json!({"kind": kind.as_str(), "crs": crs.to_string()}),
-    )
-    .await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
@@ -160,10 +151,9 @@ async fn retire_fence(
         // Auditors see fences but never change them; whether this one exists is not theirs to learn here.
         return Err(ApiError::Forbidden(format!("the {} role cannot change records", who.principal.role.as_str())));
     }
-    let person = tracker::fence::retire_personal(&state.pool, &who.principal, fence)
+    tracker::fence::retire_personal(&state.pool, &who.acting(), fence)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("fence {fence}")))?;
-    super::audit(&state, &who, "fence.retire", format!("fence {fence}"), Some(person), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

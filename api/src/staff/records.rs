@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use tracker::supervision::{self, RecordError};
 
 use super::sessions::body;
-use super::{audit, may_write, StaffUser};
+use super::StaffUser;
 use crate::error::ApiError;
 use crate::server::AppState;
 
@@ -90,12 +90,9 @@ async fn create_person(
             "the signed consent's reference (手机定位承诺书): 1 to 200 characters",
         ));
     }
-    if !supervision::office_in_scope(&state.pool, &who.principal, p.office_id).await? {
-        return Err(ApiError::NotFound(format!("office {}", p.office_id)));
-    }
-    may_write(&who)?;
-    let id = tracker::person::create(
+    let id = supervision::admit(
         &state.pool,
+        &who.acting(),
         &tracker::person::NewPerson {
             office_id: p.office_id,
             name: name.to_string(),
@@ -108,8 +105,8 @@ async fn create_person(
             consent_ref: consent.to_string(),
         },
     )
-    .await?;
-    audit(&state, &who, "person.create", format!("person {id}"), Some(id), json!({"office": p.office_id})).await?;
+    .await
+    .map_err(refused)?;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
@@ -118,8 +115,7 @@ async fn release(
     who: StaffUser,
     Path(person): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    supervision::release(&state.pool, &who.principal, person).await.map_err(refused)?;
-    audit(&state, &who, "person.release", format!("person {person}"), Some(person), json!({})).await?;
+    supervision::release(&state.pool, &who.acting(), person).await.map_err(refused)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,16 +141,7 @@ async fn add_basis(
         ends_at: b.ends_at,
         document_ref: b.document_ref,
     };
-    let id = supervision::add_basis(&state.pool, &who.principal, person, &new).await.map_err(refused)?;
-    audit(
-        &state,
-        &who,
-        "basis.create",
-        format!("basis {id}"),
-        Some(person),
-        json!({"kind": new.kind, "ends_at": new.ends_at}),
-    )
-    .await?;
+    let id = supervision::add_basis(&state.pool, &who.acting(), person, &new).await.map_err(refused)?;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
@@ -163,8 +150,7 @@ async fn revoke_basis(
     who: StaffUser,
     Path(basis): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    let person = supervision::revoke_basis(&state.pool, &who.principal, basis).await.map_err(refused)?;
-    audit(&state, &who, "basis.revoke", format!("basis {basis}"), Some(person), json!({})).await?;
+    supervision::revoke_basis(&state.pool, &who.acting(), basis).await.map_err(refused)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -195,18 +181,9 @@ async fn propose(
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let p: Proposal = body(&bytes)?;
-    let id = supervision::propose(&state.pool, &who.principal, person, &p.scores, &p.proposed_level, p.proposed_key)
+    let id = supervision::propose(&state.pool, &who.acting(), person, &p.scores, &p.proposed_level, p.proposed_key)
         .await
         .map_err(refused)?;
-    audit(
-        &state,
-        &who,
-        "assessment.propose",
-        format!("assessment {id}"),
-        Some(person),
-        json!({"level": p.proposed_level, "key": p.proposed_key}),
-    )
-    .await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
@@ -224,10 +201,7 @@ async fn decide(
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let d: Decision = if bytes.is_empty() { Decision::default() } else { body(&bytes)? };
-    let a = supervision::decide(&state.pool, &who.principal, id, approve, d.note.as_deref()).await.map_err(refused)?;
-    let action = if approve { "assessment.approve" } else { "assessment.reject" };
-    audit(&state, &who, action, format!("assessment {id}"), Some(a.person_id), json!({"level": a.proposed_level}))
-        .await?;
+    let a = supervision::decide(&state.pool, &who.acting(), id, approve, d.note.as_deref()).await.map_err(refused)?;
     Ok(Json(json!(a)))
 }
 

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tracker::login::LoginOutcome;
 
-use super::auth::{client_address, COOKIE};
+use super::auth::{client_address, forwarded_https, COOKIE};
 use super::StaffUser;
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -30,13 +30,20 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/me", get(me))
 }
 
-/// The client's address (the login handler needs it without an account).
-pub struct ClientAddress(Option<std::net::IpAddr>);
+/// The client's address and whether it came over TLS (the login handler needs them without an
+/// account).
+pub struct Client {
+    address: Option<std::net::IpAddr>,
+    https: bool,
+}
 
-impl FromRequestParts<AppState> for ClientAddress {
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(client_address(parts)))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Client {
+            address: client_address(parts, &state.trusted_proxies),
+            https: forwarded_https(parts, &state.trusted_proxies),
+        })
     }
 }
 
@@ -55,18 +62,15 @@ struct Login {
     password: String,
 }
 
-fn cookie(state: &AppState, token: &str, max_age_s: i64) -> HeaderValue {
-    let secure = if state.secure_cookie { "; Secure" } else { "" };
+fn cookie(state: &AppState, client: &Client, token: &str, max_age_s: i64) -> HeaderValue {
+    let secure = if state.secure_cookie || client.https { "; Secure" } else { "" };
     format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}")
         .parse()
         .expect("a cookie of token characters is a valid header")
 }
 
-async fn login(
-    State(state): State<AppState>,
-    ClientAddress(address): ClientAddress,
-    bytes: axum::body::Bytes,
-) -> Result<Response, ApiError> {
+async fn login(State(state): State<AppState>, client: Client, bytes: axum::body::Bytes) -> Result<Response, ApiError> {
+    let address = client.address;
     let l: Login = body(&bytes)?;
     let principal = match state.logins.login(&l.username, &l.password, address).await? {
         LoginOutcome::Accepted(p) => p,
@@ -91,16 +95,16 @@ async fn login(
     .await?;
     let mut r = Json(json!({"token": token, "expires_at": expires_at, "user": principal})).into_response();
     let max_age = (expires_at - now).num_seconds();
-    r.headers_mut().insert(header::SET_COOKIE, cookie(&state, &token, max_age));
+    r.headers_mut().insert(header::SET_COOKIE, cookie(&state, &client, &token, max_age));
     Ok(r)
 }
 
-async fn logout(State(state): State<AppState>, who: StaffUser) -> Result<Response, ApiError> {
+async fn logout(State(state): State<AppState>, client: Client, who: StaffUser) -> Result<Response, ApiError> {
     if let Some(session) = who.session {
         tracker::session::close(&state.pool, session, chrono::Utc::now()).await?;
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(header::SET_COOKIE, cookie(&state, "", 0));
+    r.headers_mut().insert(header::SET_COOKIE, cookie(&state, &client, "", 0));
     Ok(r)
 }
 

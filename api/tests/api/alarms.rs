@@ -34,7 +34,7 @@ async fn home_fence(app: &TestApp, person: i64, radius_m: f64) {
         valid_from: None,
         valid_to: None,
     };
-    tracker::fence::add(&app.db.pool, &f).await.unwrap();
+    tracker::fence::add(&app.db.pool, &f, &tracker::audit::Actor::default()).await.unwrap();
 }
 
 fn kinds(events: &[FeedEvent]) -> Vec<&str> {
@@ -59,12 +59,12 @@ async fn an_alarms_life_is_one_history_written_by_fixes_and_staff() {
     send(&app, &p.enrolment_id, at(4), outside, 10.0).await; // out again
     let alarm: i64 = sqlx::query_scalar("SELECT id FROM alarms").fetch_one(&app.db.pool).await.unwrap();
     let li = handling::principal(&app.db.pool, "li.office").await.unwrap().unwrap();
-    handling::act(&app.db.pool, alarm, &li, Action::Acknowledge).await.unwrap();
+    handling::act(&app.db.pool, alarm, &li, None, Action::Acknowledge).await.unwrap();
     let record = Handling {
         outcome: Outcome::PhoneVerified,
         note: Note::parse("电话核实：本人外出买药，已返回").unwrap(),
     };
-    handling::act(&app.db.pool, alarm, &li, Action::Resolve(record)).await.unwrap();
+    handling::act(&app.db.pool, alarm, &li, None, Action::Resolve(record)).await.unwrap();
 
     let (case, history) = handling::show(&app.db.pool, alarm, None).await.unwrap().unwrap();
     assert_eq!(kinds(&history), ["opened", "returned_inside", "left_again", "acknowledged", "resolved"]);
@@ -85,13 +85,13 @@ async fn an_alarms_life_is_one_history_written_by_fixes_and_staff() {
     let second: i64 =
         sqlx::query_scalar("SELECT id FROM alarms WHERE state = 'open'").fetch_one(&app.db.pool).await.unwrap();
     let (_, history) = handling::show(&app.db.pool, second, None).await.unwrap().unwrap();
-    assert_eq!(kinds(&history), ["confirmed", "opened"]);
-    assert_eq!(history[0].details["request"], asked[0].details["request"]);
-    assert_eq!(history[1].details["confirmed"], true);
+    assert_eq!(kinds(&history), ["opened", "confirmed"], "a history starts with the opening");
+    assert_eq!(history[1].details["request"], asked[0].details["request"]);
+    assert_eq!(history[0].details["confirmed"], true);
     // A compliant fix withdraws nothing here (no request pending) and records the return.
     send(&app, &p.enrolment_id, at(7), inside, 10.0).await;
     let (_, history) = handling::show(&app.db.pool, second, None).await.unwrap().unwrap();
-    assert_eq!(kinds(&history), ["confirmed", "opened", "returned_inside"]);
+    assert_eq!(kinds(&history), ["opened", "confirmed", "returned_inside"]);
     // Every event of the test is in the feed once, in order.
     let all = feed::read_after(&app.db.pool, 0, 1000).await.unwrap();
     assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), (1..=all.len() as i64).collect::<Vec<_>>());
@@ -129,7 +129,7 @@ async fn cell_fixes_near_a_border_never_confirm_a_breach() {
     let events = feed::read_after(&app.db.pool, 0, 100).await.unwrap();
     assert_eq!(
         kinds(&events),
-        ["confirmation_requested", "confirmed", "opened"],
+        ["confirmation_requested", "opened", "confirmed"],
         "one request, kept open by the cell fixes"
     );
     app.stop().await;

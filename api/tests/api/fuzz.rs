@@ -268,6 +268,8 @@ async fn staff_routes_survive_anything() {
         "/api/v1/devices/%00".to_string(),
         "/api/v1/devices/abcdefgh".to_string(),
         "/api/v1/devices/abcdefgh/reenrol".to_string(),
+        "/api/v1/devices/99999999".to_string(),
+        "/api/v1/devices/99999999/reenrol".to_string(),
     ]);
     let methods = prop::sample::select(vec!["POST", "DELETE", "GET", "PUT"]);
     let strategy = move || (paths, methods, arb_json(), any::<bool>(), prop::collection::vec(any::<u8>(), 0..20));

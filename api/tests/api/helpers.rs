@@ -47,6 +47,7 @@ pub async fn start_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
         scheduler: scheduler::config::SchedulerConfig { enabled: false, ..Default::default() },
         sessions: Default::default(),
         secure_cookie: false,
+        trusted_proxies: Vec::new(),
     };
     adjust(&mut config);
     let app = Application::build(&config, db.pool.clone()).await.expect("application builds");
@@ -226,7 +227,15 @@ pub struct Phone {
 /// A phone of `protocol` enrolled for `person`, backdated a day (fixes from before enrolment are
 /// refused).
 pub async fn phone(db: &TestDb, person: i64, protocol: tracker::device::Protocol) -> Phone {
-    let e = tracker::device::enrol(&db.pool, person, protocol, geofence::crs::Crs::Wgs84, None).await.unwrap();
+    let e = tracker::device::enrol(
+        &db.pool,
+        person,
+        protocol,
+        geofence::crs::Crs::Wgs84,
+        &tracker::audit::Actor::default(),
+    )
+    .await
+    .unwrap();
     sqlx::query("UPDATE devices SET enrolled_at = now() - interval '1 day' WHERE id = $1")
         .bind(e.device_id)
         .execute(&db.pool)

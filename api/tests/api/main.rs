@@ -7,6 +7,7 @@ mod alarms;
 mod boundaries;
 mod credentials;
 mod fuzz;
+mod hardening;
 mod logins;
 mod scope;
 mod staff_routes;

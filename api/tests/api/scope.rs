@@ -22,8 +22,8 @@ async fn request(app: &TestApp, route: Route, person: Option<i64>, n: usize) -> 
         Route::Enrol => ("POST", format!("/api/v1/persons/{}/devices", person.unwrap_or(9_000_000 + n as i64))),
         Route::Retire | Route::Reenrol => {
             let id = match person {
-                Some(p) => phone(&app.db, p, Protocol::Osmand).await.enrolment_id,
-                None => format!("missing{n:05}abc"),
+                Some(p) => phone(&app.db, p, Protocol::Osmand).await.device_id.to_string(),
+                None => format!("{}", 9_000_000 + n),
             };
             match route {
                 Route::Retire => ("DELETE", format!("/api/v1/devices/{id}")),

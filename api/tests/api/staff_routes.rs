@@ -531,7 +531,15 @@ async fn the_supervision_record_persons_bases_levels_and_the_dashboard() {
         .unwrap();
     assert_eq!(
         audited,
-        ["person.create", "basis.create", "basis.revoke", "assessment.propose", "assessment.approve", "person.release"]
+        [
+            "person.create",
+            "basis.create",
+            "basis.revoke",
+            "assessment.propose",
+            "assessment.approve",
+            "device.enrol",
+            "person.release"
+        ]
     );
     app.stop().await;
 }

@@ -74,6 +74,8 @@ pub struct FleetPerson {
     pub name: String,
     /// Enrolment id of their Traccar Client phone.
     pub device: String,
+    /// The phone's name at the carrier gateway.
+    pub carrier_id: String,
     pub level: Option<String>,
     /// Where they live: scripted events start and end there.
     pub home: LatLon,

@@ -12,6 +12,8 @@
 //! [[person]]
 //! name = "王某"
 //! device = "ENROLMENT-ID"
+//! carrier_id = "17"                       # how cctrack names the phone to a carrier gateway: its
+//!                                         # device id (`cctrack device list`); default: `device`
 //! level = "strict"
 //! area = "county.geojson"                 # or { circle = [lat, lon, radius_m] } or { geojson = '…' }
 //! avoid = [{ circle = [40.66, 122.23, 300] }]
@@ -76,6 +78,7 @@ struct RawScenario {
 struct RawPerson {
     name: Option<String>,
     device: String,
+    carrier_id: Option<String>,
     level: Option<String>,
     area: toml::Value,
     #[serde(default)]
@@ -153,6 +156,9 @@ pub enum Work {
 pub struct ScenarioPerson {
     pub name: String,
     pub device: String,
+    /// The phone's name at the carrier gateway (cctrack sends the device id, never the
+    /// enrolment id, which is the phone's credential); `None`: `device`.
+    pub carrier_id: Option<String>,
     pub level: Option<String>,
     pub space: Space,
     pub home: Option<LatLon>,
@@ -377,6 +383,9 @@ impl Scenario {
             if p.device.trim().is_empty() {
                 return Err(key_err(k("device"), "the enrolment id is empty"));
             }
+            if p.carrier_id.as_deref().is_some_and(|c| c.trim().is_empty()) {
+                return Err(key_err(k("carrier_id"), "is empty"));
+            }
             let allowed = shape(&k("area"), &p.area, base)?;
             let avoid = p
                 .avoid
@@ -463,6 +472,7 @@ impl Scenario {
             persons.push(ScenarioPerson {
                 name: p.name.unwrap_or_else(|| format!("person {}", i + 1)),
                 device: p.device,
+                carrier_id: p.carrier_id,
                 level: p.level,
                 space,
                 home,
@@ -512,6 +522,7 @@ impl Scenario {
             out.push(FleetPerson {
                 name: p.name.clone(),
                 device: p.device.clone(),
+                carrier_id: p.carrier_id.clone().unwrap_or_else(|| p.device.clone()),
                 level: p.level.clone(),
                 home,
                 fixes,

@@ -119,9 +119,9 @@ async fn every_transition_allowed_and_refused_and_the_history_in_order() {
 
     // open → acknowledged → resolved
     let a = open_alarm(&w).await;
-    let case = handling::act(pool, a, li, Action::Acknowledge).await.unwrap();
+    let case = handling::act(pool, a, li, None, Action::Acknowledge).await.unwrap();
     assert_eq!((case.state.as_str(), case.acknowledged_by.as_deref()), ("acknowledged", Some("li.office")));
-    match handling::act(pool, a, &w.staff["chen.office"], Action::Acknowledge).await {
+    match handling::act(pool, a, &w.staff["chen.office"], None, Action::Acknowledge).await {
         Err(HandleError::AlreadyHandled { state: State::Acknowledged, by: Some(by), .. }) => {
             assert_eq!(by, "li.office")
         }
@@ -131,6 +131,7 @@ async fn every_transition_allowed_and_refused_and_the_history_in_order() {
         pool,
         a,
         &w.staff["wang.county"],
+        None,
         Action::Resolve(record(Outcome::PhoneVerified, "电话核实：本人在家")),
     )
     .await
@@ -151,7 +152,7 @@ async fn every_transition_allowed_and_refused_and_the_history_in_order() {
         Action::Resolve(record(Outcome::Visited, "又去看了一次")),
         Action::Dismiss(record(Outcome::Other, "重复处置测试")),
     ] {
-        match handling::act(pool, a, li, action).await {
+        match handling::act(pool, a, li, None, action).await {
             Err(HandleError::AlreadyHandled { state: State::Resolved, by: Some(by), .. }) => {
                 assert_eq!(by, "wang.county")
             }
@@ -175,23 +176,30 @@ async fn every_transition_allowed_and_refused_and_the_history_in_order() {
 
     // open → dismissed directly, and open → resolved directly.
     let b = open_alarm(&w).await;
-    let case =
-        handling::act(pool, b, li, Action::Dismiss(record(Outcome::DeviceFault, "信号漂移，本人在家"))).await.unwrap();
+    let case = handling::act(pool, b, li, None, Action::Dismiss(record(Outcome::DeviceFault, "信号漂移，本人在家")))
+        .await
+        .unwrap();
     assert_eq!((case.state.as_str(), case.acknowledged_at), ("dismissed", None));
     let c = open_alarm(&w).await;
     assert_eq!(
-        handling::act(pool, c, li, Action::Resolve(record(Outcome::Visited, "实地查访，已返回"))).await.unwrap().state,
+        handling::act(pool, c, li, None, Action::Resolve(record(Outcome::Visited, "实地查访，已返回")))
+            .await
+            .unwrap()
+            .state,
         "resolved"
     );
 
     // Scope and role: another county's staff as for a missing alarm; the auditor reads only.
     let d = open_alarm(&w).await;
     assert!(
-        matches!(handling::act(pool, d, &w.staff["zhao.other"], Action::Acknowledge).await, Err(HandleError::NotFound(x)) if x == d)
+        matches!(handling::act(pool, d, &w.staff["zhao.other"], None, Action::Acknowledge).await, Err(HandleError::NotFound(x)) if x == d)
     );
-    assert!(matches!(handling::act(pool, 999_999, li, Action::Acknowledge).await, Err(HandleError::NotFound(999_999))));
     assert!(matches!(
-        handling::act(pool, d, &w.staff["audit.city"], Action::Acknowledge).await,
+        handling::act(pool, 999_999, li, None, Action::Acknowledge).await,
+        Err(HandleError::NotFound(999_999))
+    ));
+    assert!(matches!(
+        handling::act(pool, d, &w.staff["audit.city"], None, Action::Acknowledge).await,
         Err(HandleError::ReadOnly { .. })
     ));
     assert!(handling::show(pool, d, Some(&w.staff["zhao.other"])).await.unwrap().is_none());
@@ -218,10 +226,10 @@ async fn two_staff_resolving_at_once_one_wins_and_the_other_is_told_by_whom() {
         let (p1, p2) = (w.db.pool.clone(), w.db.pool.clone());
         let (li, chen) = (w.staff["li.office"].clone(), w.staff["chen.office"].clone());
         let one = tokio::spawn(async move {
-            handling::act(&p1, a, &li, Action::Resolve(record(Outcome::PhoneVerified, "电话核实本人在家"))).await
+            handling::act(&p1, a, &li, None, Action::Resolve(record(Outcome::PhoneVerified, "电话核实本人在家"))).await
         });
         let two = tokio::spawn(async move {
-            handling::act(&p2, a, &chen, Action::Dismiss(record(Outcome::DeviceFault, "设备信号原因误报"))).await
+            handling::act(&p2, a, &chen, None, Action::Dismiss(record(Outcome::DeviceFault, "设备信号原因误报"))).await
         });
         let results = [one.await.unwrap(), two.await.unwrap()];
         let winners: Vec<&str> =
@@ -248,7 +256,7 @@ async fn two_staff_resolving_at_once_one_wins_and_the_other_is_told_by_whom() {
 async fn the_history_cannot_be_rewritten_even_by_cctrack() {
     let w = world().await;
     let a = open_alarm(&w).await;
-    handling::act(&w.db.pool, a, &w.staff["li.office"], Action::Acknowledge).await.unwrap();
+    handling::act(&w.db.pool, a, &w.staff["li.office"], None, Action::Acknowledge).await.unwrap();
     for sql in [
         "UPDATE alarm_events SET note = 'rewritten'",
         "UPDATE alarm_events SET position = position + 100",

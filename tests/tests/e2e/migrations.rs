@@ -53,6 +53,10 @@ const LANDED: &[(i64, &str)] = &[
         20261207000011,
         "cf31e32a1881e7a99a465f01f2b9bc07eee5b8fa084bd9448b6b9947854ca53cf081d854715c56b7ade2c3ce86e32f99",
     ),
+    (
+        20261207000012,
+        "bea42992e6700bcc0e8c3c83d200965d23ea61703555b6380aa78e1af72acc7b2523bde97a771620c4217988884c932f",
+    ),
 ];
 
 fn hex(bytes: &[u8]) -> String {

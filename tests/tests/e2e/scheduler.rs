@@ -105,9 +105,15 @@ async fn world() -> World {
     }
     let mut devices = HashMap::new();
     for &id in &ids {
-        let e = tracker::device::enrol(p, id, tracker::device::Protocol::Native, geofence::crs::Crs::Wgs84, None)
-            .await
-            .unwrap();
+        let e = tracker::device::enrol(
+            p,
+            id,
+            tracker::device::Protocol::Native,
+            geofence::crs::Crs::Wgs84,
+            &tracker::audit::Actor::default(),
+        )
+        .await
+        .unwrap();
         sqlx::query("UPDATE devices SET enrolled_at = now() - interval '2 days' WHERE id = $1")
             .bind(e.device_id)
             .execute(p)
@@ -319,6 +325,29 @@ async fn an_overdue_leave_without_fixes_an_expiring_order_and_polling_stopping_a
     .unwrap();
     let next: Option<DateTime<Utc>> = w.scalar("SELECT next_due_at FROM persons WHERE id = $1", w.strict).await;
     assert!(next.is_some(), "a new basis starts polling again");
+
+    // A gap between two orders, the second recorded while the first was in force: polling pauses
+    // at the gap and resumes when the second starts.
+    sqlx::query("UPDATE legal_bases SET revoked_at = now() WHERE person_id = $1").bind(w.key).execute(p).await.unwrap();
+    for (from, to) in
+        [(t0 - Duration::days(10), t0 + Duration::days(1)), (t0 + Duration::days(5), t0 + Duration::days(60))]
+    {
+        sqlx::query("INSERT INTO legal_bases (person_id, kind, starts_at, ends_at, document_ref, approved_by) VALUES ($1, 'order', $2, $3, '决定书', $4)")
+            .bind(w.key).bind(from).bind(to).bind(approver).execute(p).await.unwrap();
+    }
+    let gap = t0 + Duration::days(2);
+    sqlx::query("UPDATE persons SET next_due_at = $2 WHERE id = $1").bind(w.key).bind(gap).execute(p).await.unwrap();
+    w.clock.set(gap);
+    let issued = s.tick().await.unwrap().issued;
+    let next: Option<DateTime<Utc>> = w.scalar("SELECT next_due_at FROM persons WHERE id = $1", w.key).await;
+    assert_eq!(next, Some(t0 + Duration::days(5)), "paused until the next order starts ({issued} issued)");
+    let asked: i64 = sqlx::query_scalar("SELECT count(*) FROM location_requests WHERE person_id = $1 AND due_at = $2")
+        .bind(w.key)
+        .bind(gap)
+        .fetch_one(p)
+        .await
+        .unwrap();
+    assert_eq!(asked, 0, "nobody is located without a basis");
 }
 
 /// The ladder at its thresholds, with an alarm opened at 21:50 one evening (严管: 30 minutes to
@@ -341,7 +370,7 @@ async fn each_escalation_step_exactly_at_its_threshold_across_midnight() {
     assert_eq!(steps("2026-12-06T21:50:00").await, 0);
     // The lenient person's alarm is acknowledged at 21:55: its county step (2 h, at 23:50) stops.
     let zhou = tracker::alarm::handling::principal(&w.db.pool, "zhou.city").await.unwrap().unwrap();
-    tracker::alarm::handling::act(&w.db.pool, acked, &zhou, tracker::alarm::Action::Acknowledge).await.unwrap();
+    tracker::alarm::handling::act(&w.db.pool, acked, &zhou, None, tracker::alarm::Action::Acknowledge).await.unwrap();
     assert_eq!(steps("2026-12-06T21:59:59").await, 0);
     assert_eq!(steps("2026-12-06T22:00:00").await, 2, "both open alarms go to the city at 22:00");
     assert_eq!(steps("2026-12-06T22:19:59").await, 0);
@@ -382,7 +411,9 @@ async fn each_escalation_step_exactly_at_its_threshold_across_midnight() {
         outcome: tracker::alarm::Outcome::Visited,
         note: tracker::alarm::Note::parse("实地查访，本人在家").unwrap(),
     };
-    tracker::alarm::handling::act(&w.db.pool, resolved, &zhou, tracker::alarm::Action::Resolve(record)).await.unwrap();
+    tracker::alarm::handling::act(&w.db.pool, resolved, &zhou, None, tracker::alarm::Action::Resolve(record))
+        .await
+        .unwrap();
     let late = w.alarm(w.lenient, Kind::Curfew, local("2026-12-07T23:10:00")).await;
     assert_eq!(steps("2026-12-07T23:10:00").await, 0);
     assert_eq!(steps("2026-12-08T01:09:59").await, 0);
@@ -638,12 +669,24 @@ async fn without_a_mail_server_notices_are_recorded_as_not_sent() {
 async fn traccar_phones_are_located_through_the_carrier_gateway() {
     let w = world().await;
     let p = &w.db.pool;
-    let on = tracker::device::enrol(p, w.strict, tracker::device::Protocol::Osmand, geofence::crs::Crs::Wgs84, None)
-        .await
-        .unwrap();
-    let off = tracker::device::enrol(p, w.lenient, tracker::device::Protocol::Osmand, geofence::crs::Crs::Wgs84, None)
-        .await
-        .unwrap();
+    let on = tracker::device::enrol(
+        p,
+        w.strict,
+        tracker::device::Protocol::Osmand,
+        geofence::crs::Crs::Wgs84,
+        &tracker::audit::Actor::default(),
+    )
+    .await
+    .unwrap();
+    let off = tracker::device::enrol(
+        p,
+        w.lenient,
+        tracker::device::Protocol::Osmand,
+        geofence::crs::Crs::Wgs84,
+        &tracker::audit::Actor::default(),
+    )
+    .await
+    .unwrap();
     // Both were in contact an hour ago: the one that is off fails to be located, it is not yet silent.
     sqlx::query("UPDATE devices SET enrolled_at = now() - interval '2 days', last_contact_at = now() - interval '1 hour' WHERE protocol = 'osmand'")
         .execute(p).await.unwrap();
@@ -653,14 +696,15 @@ async fn traccar_phones_are_located_through_the_carrier_gateway() {
         .await
         .unwrap();
     let scenario = format!(
-        "speed = 1\ncatch_up = \"2h\"\nseed = 3\n\n[[person]]\nname = \"on\"\ndevice = \"{}\"\narea = {{ circle = [40.667, 122.235, 800] }}\n\n[[person]]\nname = \"off\"\ndevice = \"{}\"\narea = {{ circle = [40.667, 122.235, 800] }}\n[[person.event]]\nkind = \"phone_off\"\nat = \"+10m\"\nduration = \"20h\"\n",
-        on.enrolment_id, off.enrolment_id
+        "speed = 1\ncatch_up = \"2h\"\nseed = 3\n\n[[person]]\nname = \"on\"\ndevice = \"{}\"\ncarrier_id = \"{}\"\narea = {{ circle = [40.667, 122.235, 800] }}\n\n[[person]]\nname = \"off\"\ndevice = \"{}\"\ncarrier_id = \"{}\"\narea = {{ circle = [40.667, 122.235, 800] }}\n[[person.event]]\nkind = \"phone_off\"\nat = \"+10m\"\nduration = \"20h\"\n",
+        on.enrolment_id, on.device_id, off.enrolment_id, off.device_id
     );
     let now = Utc::now();
     let sc = simulator::fleet::Scenario::parse(&scenario, std::path::Path::new(".")).unwrap();
     let warp = sc.warp(now);
     let fleet = sc.build(&warp, now).unwrap();
-    let subscribers = fleet.iter().map(|f| (f.device.clone(), simulator::gateway::Subscriber::from_fleet(f))).collect();
+    let subscribers =
+        fleet.iter().map(|f| (f.carrier_id.clone(), simulator::gateway::Subscriber::from_fleet(f))).collect();
     let clock = w.clock.clone();
     let options = simulator::gateway::GatewayOptions { failure_rate: 0.0, ..Default::default() };
     let gateway = simulator::gateway::Gateway::new(subscribers, Box::new(move || clock.now()), options).unwrap();

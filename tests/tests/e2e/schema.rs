@@ -306,3 +306,25 @@ async fn organisation_tree_shape_is_enforced() {
     .unwrap_err();
     assert_eq!(refusal(err).0, CHECK_VIOLATION);
 }
+
+/// Processes are told to drop a cached device when its credential or binding changes, not when
+/// ingest records a contact (that would make every report pay a token verification).
+#[tokio::test]
+async fn device_notifications_come_for_credential_changes_only() {
+    let db = TestDb::new().await.unwrap();
+    let (_, _, _, _, device) = minimal_tree(&db.pool).await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&db.pool).await.unwrap();
+    listener.listen("cctrack_devices").await.unwrap();
+    async fn next(l: &mut sqlx::postgres::PgListener) -> Option<String> {
+        let wait = tokio::time::timeout(std::time::Duration::from_millis(700), l.recv());
+        wait.await.ok().map(|n| n.unwrap().payload().to_string())
+    }
+    sqlx::query("UPDATE devices SET last_contact_at = now() WHERE id = $1")
+        .bind(device)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(next(&mut listener).await, None, "a contact is not a change of the credential");
+    sqlx::query("UPDATE devices SET retired_at = now() WHERE id = $1").bind(device).execute(&db.pool).await.unwrap();
+    assert_eq!(next(&mut listener).await, Some(device.to_string()));
+}

@@ -130,13 +130,20 @@ pub async fn show(
     }
 }
 
-/// Does `action` to `alarm` as `who`; the case as it is afterwards.
-pub async fn act(pool: &PgPool, alarm: i64, who: &Principal, action: Action) -> Result<AlarmCase, HandleError> {
+/// Does `action` to `alarm` as `who` (from `address`; audited in the same transaction); the case
+/// as it is afterwards.
+pub async fn act(
+    pool: &PgPool,
+    alarm: i64,
+    who: &Principal,
+    address: Option<std::net::IpAddr>,
+    action: Action,
+) -> Result<AlarmCase, HandleError> {
     let mut tx = pool.begin().await?;
     // In scope, or absent: the same answer.
     let person: Option<i64> = sqlx::query_scalar(
         "SELECT p.id FROM alarms a JOIN persons p ON p.id = a.person_id
-         WHERE a.id = $1 AND org_within(p.office_id, $2) FOR UPDATE OF p",
+         WHERE a.id = $1 AND org_within(p.office_id, $2) FOR NO KEY UPDATE OF p",
     )
     .bind(alarm)
     .bind(who.organisation_id)
@@ -153,7 +160,7 @@ pub async fn act(pool: &PgPool, alarm: i64, who: &Principal, action: Action) -> 
                 a.closed_at, cl.username AS closed_by
          FROM alarms a JOIN persons p ON p.id = a.person_id
          LEFT JOIN staff ack ON ack.id = a.acknowledged_by LEFT JOIN staff cl ON cl.id = a.closed_by
-         WHERE a.id = $1 FOR UPDATE OF a",
+         WHERE a.id = $1 FOR NO KEY UPDATE OF a",
     )
     .bind(alarm)
     .fetch_one(&mut *tx)
@@ -216,6 +223,13 @@ pub async fn act(pool: &PgPool, alarm: i64, who: &Principal, action: Action) -> 
         ..NewEvent::new(event, row.person_id, row.office_id, alarm_kind)
     });
     log.append(&mut tx).await?;
+    let audited = match &action {
+        Action::Resolve(h) | Action::Dismiss(h) => json!({"outcome": h.outcome.code(), "note": h.note.as_str()}),
+        Action::Acknowledge => json!({}),
+    };
+    crate::audit::Actor::staff(who.id, address)
+        .record(&mut tx, &format!("alarm.{}", action.name()), format!("alarm {alarm}"), Some(row.person_id), audited)
+        .await?;
     tx.commit().await?;
     tracing::info!(alarm, staff = %who.username, action = action.name(), state = to.as_str(), "alarm handled");
     let (case, _) = show(pool, alarm, None).await?.ok_or(HandleError::NotFound(alarm))?;

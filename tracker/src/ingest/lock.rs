@@ -63,7 +63,7 @@ pub async fn lock(tx: &mut PgConnection, batch: &mut Batch) -> Result<Locked, sq
                     array_agg(b.ends_at IS NOT NULL ORDER BY b.id) AS basis_bounded,
                     array_agg(coalesce(b.ends_at, b.starts_at) ORDER BY b.id) AS basis_to
              FROM legal_bases b WHERE b.person_id = p.id AND b.revoked_at IS NULL) b
-         WHERE p.id = ANY($1) ORDER BY p.id FOR UPDATE OF p",
+         WHERE p.id = ANY($1) ORDER BY p.id FOR NO KEY UPDATE OF p",
     )
     .bind(&batch.persons)
     .bind(batch.devices.iter().map(|d| d.device_id).collect::<Vec<_>>())

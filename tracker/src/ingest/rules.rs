@@ -415,11 +415,12 @@ async fn open_or_feed(
             .bind(fixed_at)
             .fetch_one(&mut **tx)
             .await?;
-            log.extend(confirmation((id, State::Open)));
             let mut opened = event(s, o, Some((id, State::Open)), EventKind::Opened, fixed_at);
             opened.from_state = None;
             opened.details = json!({"confirmed": confirmed.is_some()});
+            // An alarm's history starts with its opening; the confirmation that led to it follows.
             log.push(opened);
+            log.extend(confirmation((id, State::Open)));
             tracing::info!(alarm = id, person = s.person_id, kind = o.alarm.as_str(), "alarm opened");
             state.open.entry((s.person_id, o.alarm)).or_default().push(OpenAlarm {
                 id,

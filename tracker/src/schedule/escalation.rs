@@ -132,7 +132,8 @@ pub enum Decision {
 }
 
 /// Takes or cancels up to `limit` steps due by `now`, each in its own transaction; how many
-/// were taken.
+/// were taken. A step that fails is logged and left for the next tick: it does not hold up the
+/// steps after it (only a failure to read the due steps is returned).
 pub async fn take_due(
     pool: &PgPool,
     now: DateTime<Utc>,
@@ -149,7 +150,10 @@ pub async fn take_due(
     .await?;
     let mut taken = 0;
     for id in ids {
-        taken += usize::from(take_one(pool, id, now, &decide).await?);
+        match take_one(pool, id, now, &decide).await {
+            Ok(t) => taken += usize::from(t),
+            Err(e) => tracing::error!(step = id, error = %e, "escalation step failed; it is tried again next tick"),
+        }
     }
     Ok(taken)
 }
@@ -161,13 +165,14 @@ async fn take_one(
     decide: &impl Fn(&DueStep) -> Decision,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    // Alarm, then step (a step does not change the alarm's state, so unlike staff it leaves the
-    // person's row to ingest). SKIP LOCKED: another scheduler holds it, or staff are acting on
-    // the alarm: the next tick looks again.
+    // Alarm, then step. A step does not change the alarm's state, so unlike staff it leaves the
+    // person's row to ingest: the references it writes to the person take only a key-share lock,
+    // which ingest's and staff's NO KEY UPDATE does not block. SKIP LOCKED: another scheduler
+    // holds it, or staff or ingest are acting on the alarm: the next tick looks again.
     let locked: Option<i64> = sqlx::query_scalar(
         "SELECT s.id FROM escalation_steps s JOIN alarms a ON a.id = s.alarm_id
          WHERE s.id = $1 AND s.taken_at IS NULL AND s.cancelled_at IS NULL
-         FOR UPDATE OF a, s SKIP LOCKED",
+         FOR NO KEY UPDATE OF a, s SKIP LOCKED",
     )
     .bind(id)
     .fetch_optional(&mut *tx)

@@ -52,10 +52,21 @@ pub async fn expire(
     limit: i64,
 ) -> Result<Raised, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let candidates: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT person_id FROM (
+             SELECT person_id FROM location_requests WHERE state = 'pending' AND deadline_at < $1
+             ORDER BY deadline_at LIMIT $2) due",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let persons = crate::person::lock_free(&mut tx, &candidates).await?;
     let failed: Vec<Failed> = sqlx::query_as(
         "WITH due AS (
-             SELECT l.id FROM location_requests l WHERE l.state = 'pending' AND l.deadline_at < $1
-             ORDER BY l.deadline_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+             SELECT l.id FROM location_requests l
+             WHERE l.person_id = ANY($2) AND l.state = 'pending' AND l.deadline_at < $1
+             FOR NO KEY UPDATE),
               contact AS (
              SELECT l.id, (SELECT max(coalesce(d.last_contact_at, d.enrolled_at)) FROM devices d
                            WHERE d.person_id = l.person_id AND d.retired_at IS NULL) AS last_contact_at
@@ -70,7 +81,7 @@ pub async fn expire(
                    c.last_contact_at",
     )
     .bind(now)
-    .bind(limit)
+    .bind(&persons)
     .fetch_all(&mut *tx)
     .await?;
     let mut log = EventLog::default();
@@ -93,6 +104,13 @@ pub async fn gateway_failed(
     intervals: &Intervals,
 ) -> Result<Raised, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    sqlx::query(
+        "SELECT 1 FROM persons p JOIN location_requests l ON l.person_id = p.id WHERE l.id = $1
+         FOR NO KEY UPDATE OF p",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     let failed: Option<Failed> = sqlx::query_as(
         "UPDATE location_requests l SET state = 'failed', failed_at = $3, failure_reason = $2
          FROM persons p
@@ -171,12 +189,25 @@ pub async fn overdue_leaves(
     limit: i64,
 ) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let candidates: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT person_id FROM (
+             SELECT person_id FROM leaves
+             WHERE state = 'approved' AND departed_at IS NOT NULL AND overdue_checked_at IS NULL
+               AND ends_at <= $1 - make_interval(secs => $2)
+             ORDER BY ends_at LIMIT $3) due",
+    )
+    .bind(now)
+    .bind(grace.num_seconds() as f64)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let persons = crate::person::lock_free(&mut tx, &candidates).await?;
     let rows: Vec<EndedLeave> = sqlx::query_as(
         "WITH due AS (
              SELECT l.id FROM leaves l
-             WHERE l.state = 'approved' AND l.departed_at IS NOT NULL AND l.overdue_checked_at IS NULL
-               AND l.ends_at <= $1 - make_interval(secs => $2)
-             ORDER BY l.ends_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+             WHERE l.person_id = ANY($3) AND l.state = 'approved' AND l.departed_at IS NOT NULL
+               AND l.overdue_checked_at IS NULL AND l.ends_at <= $1 - make_interval(secs => $2)
+             FOR NO KEY UPDATE)
          UPDATE leaves l SET overdue_checked_at = $1
          FROM due, persons p
          WHERE l.id = due.id AND p.id = l.person_id
@@ -186,7 +217,7 @@ pub async fn overdue_leaves(
     )
     .bind(now)
     .bind(grace.num_seconds() as f64)
-    .bind(limit)
+    .bind(&persons)
     .fetch_all(&mut *tx)
     .await?;
     let mut log = EventLog::default();
@@ -219,12 +250,25 @@ pub async fn expiring_bases(
     limit: i64,
 ) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let candidates: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT person_id FROM (
+             SELECT person_id FROM legal_bases
+             WHERE kind = 'order' AND revoked_at IS NULL AND expiry_warned_at IS NULL
+               AND ends_at <= $1 + make_interval(secs => $2)
+             ORDER BY ends_at LIMIT $3) due",
+    )
+    .bind(now)
+    .bind(ahead.num_seconds() as f64)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let persons = crate::person::lock_free(&mut tx, &candidates).await?;
     let rows: Vec<(i64, i64, i64, DateTime<Utc>, bool)> = sqlx::query_as(
         "WITH due AS (
              SELECT b.id FROM legal_bases b
-             WHERE b.kind = 'order' AND b.revoked_at IS NULL AND b.expiry_warned_at IS NULL
-               AND b.ends_at <= $1 + make_interval(secs => $2)
-             ORDER BY b.ends_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+             WHERE b.person_id = ANY($3) AND b.kind = 'order' AND b.revoked_at IS NULL
+               AND b.expiry_warned_at IS NULL AND b.ends_at <= $1 + make_interval(secs => $2)
+             FOR NO KEY UPDATE)
          UPDATE legal_bases b SET expiry_warned_at = $1
          FROM due, persons p
          WHERE b.id = due.id AND p.id = b.person_id
@@ -236,7 +280,7 @@ pub async fn expiring_bases(
     )
     .bind(now)
     .bind(ahead.num_seconds() as f64)
-    .bind(limit)
+    .bind(&persons)
     .fetch_all(&mut *tx)
     .await?;
     let mut log = EventLog::default();

@@ -32,7 +32,7 @@ pub async fn claim_due(pool: &PgPool, now: DateTime<Utc>, limit: i64) -> Result<
     sqlx::query_as(
         "WITH due AS (
              SELECT id FROM notices WHERE state IN ('pending', 'sending') AND next_attempt_at <= $1
-             ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+             ORDER BY next_attempt_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)
          UPDATE notices n SET state = 'sending', attempts = attempts + 1, next_attempt_at = $1 + make_interval(secs => $3)
          FROM due WHERE n.id = due.id
          RETURNING n.id, n.alarm_id, n.step, n.recipient, n.subject, n.body, n.attempts",

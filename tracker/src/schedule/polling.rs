@@ -66,7 +66,9 @@ pub async fn issue_due(
     limit: i64,
 ) -> Result<Vec<Issued>, sqlx::Error> {
     // A due time missed by more than the grace (cctrack was down) is not made up for: one request
-    // due now (a full grace to answer it), and the next an interval later.
+    // due now (a full grace to answer it), and the next an interval later. With no basis in force
+    // polling pauses until the next basis starts (NULL when none is recorded: recording one
+    // restarts it).
     sqlx::query_as(
         "WITH due AS (
              SELECT p.id, p.office_id, p.level, p.is_key, p.next_due_at,
@@ -74,15 +76,17 @@ pub async fn issue_due(
                          ELSE CASE p.level WHEN 'lenient' THEN $3 WHEN 'ordinary' THEN $4 ELSE $5 END END AS every_s,
                     EXISTS (SELECT 1 FROM legal_bases b WHERE b.person_id = p.id AND b.revoked_at IS NULL
                             AND b.starts_at <= $1 AND (b.ends_at IS NULL OR b.ends_at > $1)) AS lawful,
+                    (SELECT min(b.starts_at) FROM legal_bases b WHERE b.person_id = p.id AND b.revoked_at IS NULL
+                     AND b.starts_at > $1) AS next_basis_at,
                     (SELECT d.id FROM devices d WHERE d.person_id = p.id AND d.retired_at IS NULL
                      ORDER BY d.enrolled_at DESC, d.id DESC LIMIT 1) AS device_id
              FROM persons p
              WHERE p.status = 'active' AND p.next_due_at <= $1
              ORDER BY p.next_due_at LIMIT $2
-             FOR UPDATE OF p SKIP LOCKED),
+             FOR NO KEY UPDATE OF p SKIP LOCKED),
               moved AS (
              UPDATE persons p SET next_due_at =
-                    CASE WHEN NOT due.lawful THEN NULL
+                    CASE WHEN NOT due.lawful THEN due.next_basis_at
                          WHEN due.next_due_at + make_interval(secs => due.every_s) > $1
                               THEN due.next_due_at + make_interval(secs => due.every_s)
                          ELSE $1 + make_interval(secs => due.every_s) END
@@ -123,7 +127,6 @@ pub struct ForGateway {
     pub id: i64,
     pub person_id: i64,
     pub device_id: i64,
-    pub enrolment_id: String,
 }
 
 /// The carrier requests due and not yet asked, marked asked (so that no two ticks ask twice).
@@ -132,11 +135,11 @@ pub async fn take_for_gateway(pool: &PgPool, now: DateTime<Utc>, limit: i64) -> 
         "WITH due AS (
              SELECT l.id FROM location_requests l
              WHERE l.state = 'pending' AND l.channel = 'carrier' AND l.gateway_asked_at IS NULL AND l.due_at <= $1
-             ORDER BY l.due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+             ORDER BY l.due_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)
          UPDATE location_requests l SET gateway_asked_at = $1
-         FROM due, devices d
-         WHERE l.id = due.id AND d.id = l.device_id
-         RETURNING l.id, l.person_id, l.device_id, d.enrolment_id",
+         FROM due
+         WHERE l.id = due.id
+         RETURNING l.id, l.person_id, l.device_id",
     )
     .bind(now)
     .bind(limit)
