@@ -307,7 +307,7 @@ async fn grant_leaves(pool: &sqlx::PgPool, person: i64, built: &[simulator::flee
         let (d, h) = (l.destination, l.home);
         let granted = tracker::leave::grant(
             pool,
-            &tracker::leave::NewLeave {
+            &tracker::leave::LeaveRequest {
                 person_id: person,
                 reason: "探亲（演示）".into(),
                 destination: serde_json::json!({"type": "Feature", "properties": {"radius_m": 2000.0},
@@ -317,8 +317,8 @@ async fn grant_leaves(pool: &sqlx::PgPool, person: i64, built: &[simulator::flee
                 crs: geofence::crs::Crs::Wgs84,
                 starts_at: l.from,
                 ends_at: l.until,
-                approved_by: "city.admin".into(),
             },
+            "city.admin",
         )
         .await?;
         tracing::info!(person, leave = granted.id, from = %l.from, until = %l.until, "demo leave granted");

@@ -203,7 +203,7 @@ fn read_geojson(flag: &str, path: &std::path::Path) -> anyhow::Result<serde_json
 pub async fn grant_leave(pool: sqlx::PgPool, a: LeaveGrantArgs) -> anyhow::Result<()> {
     use tracker::leave::LeaveError;
     let crs: Crs = a.crs.parse().map_err(|e| anyhow!("--crs: {e}"))?;
-    let leave = tracker::leave::NewLeave {
+    let leave = tracker::leave::LeaveRequest {
         person_id: a.person,
         reason: a.reason,
         destination: read_geojson("--destination", &a.destination)?,
@@ -212,10 +212,16 @@ pub async fn grant_leave(pool: sqlx::PgPool, a: LeaveGrantArgs) -> anyhow::Resul
         crs,
         starts_at: a.from,
         ends_at: a.to,
-        approved_by: a.approved_by,
     };
-    let granted = tracker::leave::grant(&pool, &leave).await.map_err(|e| match e {
-        LeaveError::Invalid { field, message } => anyhow!("--{}: {message}", field.replace('_', "-")),
+    let granted = tracker::leave::grant(&pool, &leave, &a.approved_by).await.map_err(|e| match e {
+        LeaveError::Invalid { field, message } => {
+            let flag = match field {
+                "starts_at" => "from".to_string(),
+                "ends_at" => "to".to_string(),
+                other => other.replace('_', "-"),
+            };
+            anyhow!("--{flag}: {message}")
+        }
         LeaveError::NoPerson(p) => anyhow!("--person: no person {p}"),
         LeaveError::NoApprover(_) | LeaveError::NotAllowed(_) => {
             anyhow!("--approved-by: {}", e.to_string().trim_start_matches("approved_by: "))

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod devices;
 mod events;
+mod leaves;
 mod persons;
 mod records;
 mod sessions;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(tracks::router())
         .merge(audit::router())
         .merge(devices::router())
+        .merge(leaves::router())
         .layer(axum::middleware::map_response(json_rejections))
 }
 

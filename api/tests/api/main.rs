@@ -8,6 +8,7 @@ mod boundaries;
 mod credentials;
 mod fuzz;
 mod hardening;
+mod leaves;
 mod logins;
 mod scope;
 mod staff_routes;
