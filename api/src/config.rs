@@ -35,6 +35,8 @@ pub struct Config {
     pub secure_cookie: bool,
     /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The console's optional intranet base map.
+    pub console: crate::console::ConsoleConfig,
 }
 
 /// Shows everything but the database URL's password.
@@ -50,6 +52,7 @@ impl std::fmt::Debug for Config {
             .field("sessions", &self.sessions)
             .field("secure_cookie", &self.secure_cookie)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("console", &self.console)
             .finish()
     }
 }
@@ -104,6 +107,15 @@ struct FileConfig {
     #[serde(default)]
     sessions: SessionsFile,
     trusted_proxies: Option<Vec<String>>,
+    #[serde(default)]
+    console: ConsoleFile,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsoleFile {
+    tile_url: Option<String>,
+    tile_crs: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -212,7 +224,12 @@ impl Config {
             .iter()
             .map(|a| a.parse().with_context(|| format!("trusted_proxies: {a:?} is not an IP address")))
             .collect::<anyhow::Result<Vec<std::net::IpAddr>>>()?;
+        let console = crate::console::ConsoleConfig::new(
+            env("CCTRACK_CONSOLE_TILE_URL").or(file.console.tile_url),
+            env("CCTRACK_CONSOLE_TILE_CRS").or(file.console.tile_crs),
+        )?;
         Ok(Config {
+            console,
             listen,
             osmand_listen,
             data_dir,

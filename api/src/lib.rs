@@ -14,6 +14,7 @@ pub mod basic_auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod ingest;
 pub mod metrics;

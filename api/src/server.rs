@@ -37,6 +37,8 @@ pub struct AppState {
     pub requests: Arc<crate::ingest::requests::RequestWatch>,
     /// Where the Traccar Client listener is, for enrolment replies.
     pub osmand_addr: Option<std::net::SocketAddr>,
+    /// The console's base map.
+    pub console: Arc<crate::console::ConsoleConfig>,
 }
 
 impl AppState {
@@ -51,6 +53,7 @@ impl AppState {
             secure_cookie: false,
             trusted_proxies: Arc::from([]),
             osmand_addr: None,
+            console: Default::default(),
             pool,
         }
     }
@@ -75,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::metrics))
         .merge(crate::ingest::router())
         .merge(crate::staff::router())
+        .merge(crate::console::router())
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(header.clone()))
         .layer(spans)
@@ -118,6 +122,7 @@ impl Application {
             sessions: config.sessions,
             secure_cookie: config.secure_cookie,
             trusted_proxies: Arc::from(config.trusted_proxies.as_slice()),
+            console: Arc::new(config.console.clone()),
             ..AppState::new(pool, IngestConfig::default(), config.login)
         };
         let scheduler = match config.scheduler.enabled {

@@ -14,6 +14,7 @@
 //! | `zone_grid` | the flat grid over exclusion zones that the evaluators query beside the R-tree |
 //! | [`schedule`] | weekly schedules (Asia/Shanghai) and validity periods |
 //! | [`jump`] | implausible-jump check (implied speed) |
+//! | [`track`] | the fixes a trajectory needs at a map zoom level |
 //! | [`crs`] | WGS-84 ↔ GCJ-02 ↔ BD-09 |
 //! | [`geojson`] | RFC 7946 in and out |
 //! | [`metric`] | metres: local frames, geodesic distance and area |
@@ -50,6 +51,7 @@ pub mod oracle;
 mod planar;
 pub mod schedule;
 pub mod shape;
+pub mod track;
 pub mod verdict;
 mod zone_grid;
 

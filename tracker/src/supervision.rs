@@ -69,6 +69,51 @@ pub async fn admit(pool: &PgPool, by: &Acting<'_>, p: &crate::person::NewPerson)
     Ok(id)
 }
 
+/// Corrections to a person's record; `None` keeps what is stored. The level changes only through
+/// an assessment, the office only through a transfer.
+#[derive(Debug, Clone, Default)]
+pub struct PersonEdit {
+    pub name: Option<String>,
+    pub correction_type: Option<crate::person::CorrectionType>,
+    pub term_start: Option<chrono::NaiveDate>,
+    pub term_end: Option<chrono::NaiveDate>,
+}
+
+/// Edits a person in `by`'s subtree (audited with the values before and after).
+pub async fn edit(pool: &PgPool, by: &Acting<'_>, person: i64, e: &PersonEdit) -> Result<(), RecordError> {
+    let mut tx = pool.begin().await?;
+    person_in_scope(&mut tx, by.who, person).await?;
+    writer(by.who)?;
+    let (name, correction_type, term_start, term_end): (String, String, chrono::NaiveDate, chrono::NaiveDate) =
+        sqlx::query_as("SELECT name, correction_type, term_start, term_end FROM persons WHERE id = $1")
+            .bind(person)
+            .fetch_one(&mut *tx)
+            .await?;
+    let after_start = e.term_start.unwrap_or(term_start);
+    let after_end = e.term_end.unwrap_or(term_end);
+    if after_end < after_start {
+        let field = if e.term_end.is_some() { "term_end" } else { "term_start" };
+        return Err(invalid(field, format!("the term would end ({after_end}) before it starts ({after_start})")));
+    }
+    let after_type = e.correction_type.map(|c| c.as_str().to_string()).unwrap_or(correction_type.clone());
+    let after_name = e.name.clone().unwrap_or(name.clone());
+    sqlx::query("UPDATE persons SET name = $2, correction_type = $3, term_start = $4, term_end = $5 WHERE id = $1")
+        .bind(person)
+        .bind(&after_name)
+        .bind(&after_type)
+        .bind(after_start)
+        .bind(after_end)
+        .execute(&mut *tx)
+        .await?;
+    let details = json!({
+        "before": {"name": name, "correction_type": correction_type, "term_start": term_start, "term_end": term_end},
+        "after": {"name": after_name, "correction_type": after_type, "term_start": after_start, "term_end": after_end},
+    });
+    by.actor().record(&mut tx, "person.edit", format!("person {person}"), Some(person), details).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Releases a person at the end of their term (解矫): no longer polled, phones retired, open
 /// alarms left for staff to close.
 pub async fn release(pool: &PgPool, by: &Acting<'_>, person: i64) -> Result<(), RecordError> {

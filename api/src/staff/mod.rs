@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod devices;
 mod events;
+mod fences;
 mod leaves;
 mod persons;
 mod records;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(devices::router())
         .merge(leaves::router())
+        .merge(fences::router())
         .layer(axum::middleware::map_response(json_rejections))
 }
 

@@ -2,6 +2,8 @@
 //! absent); auditors read only. Every change is audited.
 //! - `POST /api/v1/persons` `{"office_id", "name", "correction_type", "term_start", "term_end",
 //!   "level", "key_interval_min"?, "consent_ref"}` → 201 `{"id"}` (with their positioning consent);
+//! - `PATCH /api/v1/persons/{id}` `{"name"?, "correction_type"?, "term_start"?, "term_end"?}`
+//!   corrects the record (the level changes only through an assessment);
 //! - `POST /api/v1/persons/{id}/release` (解矫): no longer polled, phones retired;
 //! - `POST /api/v1/persons/{id}/bases` `{"kind": "consent"|"order", "starts_at", "ends_at"?,
 //!   "document_ref"}` → 201 `{"id"}`: an order (社区矫正法第二十九条) needs an end at most three
@@ -16,7 +18,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
@@ -31,6 +33,7 @@ use crate::server::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/persons", post(create_person))
+        .route("/api/v1/persons/{person}", patch(edit_person))
         .route("/api/v1/persons/{person}/release", post(release))
         .route("/api/v1/persons/{person}/bases", post(add_basis))
         .route("/api/v1/bases/{basis}", delete(revoke_basis))
@@ -69,10 +72,7 @@ async fn create_person(
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let p: NewPerson = body(&bytes)?;
-    let name = p.name.trim();
-    if name.is_empty() || name.chars().count() > 50 || !tracker::db::storable_text(name) {
-        return Err(ApiError::bad("name", "1 to 50 characters"));
-    }
+    let name = person_name(&p.name)?;
     let correction_type = p.correction_type.parse().map_err(|e| ApiError::bad("correction_type", e))?;
     let level = p.level.parse().map_err(|e| ApiError::bad("level", e))?;
     if p.term_end < p.term_start {
@@ -95,7 +95,7 @@ async fn create_person(
         &who.acting(),
         &tracker::person::NewPerson {
             office_id: p.office_id,
-            name: name.to_string(),
+            name,
             correction_type,
             term_start: p.term_start,
             term_end: p.term_end,
@@ -108,6 +108,43 @@ async fn create_person(
     .await
     .map_err(refused)?;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonEdit {
+    name: Option<String>,
+    correction_type: Option<String>,
+    term_start: Option<NaiveDate>,
+    term_end: Option<NaiveDate>,
+}
+
+fn person_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 50 || !tracker::db::storable_text(name) {
+        return Err(ApiError::bad("name", "1 to 50 characters"));
+    }
+    Ok(name.to_string())
+}
+
+async fn edit_person(
+    State(state): State<AppState>,
+    who: StaffUser,
+    Path(person): Path<i64>,
+    bytes: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let e: PersonEdit = body(&bytes)?;
+    let edit = supervision::PersonEdit {
+        name: e.name.as_deref().map(person_name).transpose()?,
+        correction_type: e
+            .correction_type
+            .map(|c| c.parse().map_err(|m| ApiError::bad("correction_type", m)))
+            .transpose()?,
+        term_start: e.term_start,
+        term_end: e.term_end,
+    };
+    supervision::edit(&state.pool, &who.acting(), person, &edit).await.map_err(refused)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn release(

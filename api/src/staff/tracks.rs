@@ -1,6 +1,8 @@
-//! `GET /api/v1/persons/{id}/track?from=&to=&format=json|geojson|gpx`: a person's fixes over a
-//! time range with their verdicts, in time order. Every read is audited (`track.read`, and
-//! `track.export` for GeoJSON and GPX), in the transaction that reads.
+//! `GET /api/v1/persons/{id}/track?from=&to=&format=json|geojson|gpx&zoom=`: a person's fixes
+//! over a time range with their verdicts, in time order. Every read is audited (`track.read`, and
+//! `track.export` for GeoJSON and GPX), in the transaction that reads. With `zoom` (0 to 22, the
+//! map's zoom level) the track is thinned to what a line at that scale shows; fixes that were
+//! not inside every fence, doubtful ones and the moments the verdict changed are always kept.
 
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -25,6 +27,7 @@ struct Range {
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     format: Option<String>,
+    zoom: Option<u8>,
 }
 
 async fn track(
@@ -42,16 +45,23 @@ async fn track(
             return Err(ApiError::bad("to", "must be after from"));
         }
     }
+    if q.zoom.is_some_and(|z| z > 22) {
+        return Err(ApiError::bad("zoom", "a map zoom level from 0 to 22"));
+    }
     visible_person(&state, &who, person).await?;
     let read = tracker::audit::Entry {
         staff_id: Some(who.principal.id),
         action: if format == "json" { "track.read" } else { "track.export" },
         subject: format!("person {person}"),
         person_id: Some(person),
-        details: json!({"from": q.from, "to": q.to, "format": format}),
+        details: json!({"from": q.from, "to": q.to, "format": format, "zoom": q.zoom}),
         address: who.address,
     };
-    let points = tracker::track::track(&state.pool, person, q.from, q.to, &read).await?;
+    let mut points = tracker::track::track(&state.pool, person, q.from, q.to, &read).await?;
+    let fixes = points.len();
+    if let Some(zoom) = q.zoom {
+        points = for_zoom(points, zoom);
+    }
     Ok(match format {
         "geojson" => geojson(person, &points).into_response(),
         "gpx" => (
@@ -62,8 +72,30 @@ async fn track(
             gpx(person, &points),
         )
             .into_response(),
-        _ => Json(json!({"person": person, "points": points})).into_response(),
+        _ => Json(json!({"person": person, "fixes": fixes, "zoom": q.zoom, "points": points})).into_response(),
     })
+}
+
+/// What a fix shows supervision beyond its place: its verdicts' positions and doubts.
+fn standing(p: &TrackPoint) -> (Vec<&str>, bool) {
+    let positions =
+        p.verdicts.as_array().map(|v| v.iter().filter_map(|v| v["position"].as_str()).collect()).unwrap_or_default();
+    (positions, p.implausible || p.mock)
+}
+
+/// The points a line at `zoom` needs, keeping every fix not inside all its fences, every
+/// doubtful fix, and both sides of every change of standing.
+fn for_zoom(points: Vec<TrackPoint>, zoom: u8) -> Vec<TrackPoint> {
+    let standings: Vec<_> = points.iter().map(standing).collect();
+    let pinned = (0..points.len()).filter(|&i| {
+        let (positions, doubtful) = &standings[i];
+        let changed = |j: Option<usize>| j.and_then(|j| standings.get(j)).is_some_and(|s| s != &standings[i]);
+        *doubtful || positions.iter().any(|p| *p != "inside") || changed(i.checked_sub(1)) || changed(Some(i + 1))
+    });
+    let coords: Vec<(f64, f64)> = points.iter().map(|p| (p.lon, p.lat)).collect();
+    let keep = geofence::track::keep_for_zoom(&coords, zoom, pinned.collect::<Vec<_>>());
+    let mut keep = keep.into_iter().peekable();
+    points.into_iter().enumerate().filter_map(|(i, p)| keep.next_if_eq(&i).map(|_| p)).collect()
 }
 
 fn geojson(person: i64, points: &[TrackPoint]) -> Json<serde_json::Value> {

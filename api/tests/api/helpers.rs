@@ -48,6 +48,7 @@ pub async fn start_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
         sessions: Default::default(),
         secure_cookie: false,
         trusted_proxies: Vec::new(),
+        console: Default::default(),
     };
     adjust(&mut config);
     let app = Application::build(&config, db.pool.clone()).await.expect("application builds");

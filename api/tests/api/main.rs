@@ -6,6 +6,7 @@ mod helpers;
 mod alarms;
 mod boundaries;
 mod credentials;
+mod editing;
 mod fuzz;
 mod hardening;
 mod leaves;

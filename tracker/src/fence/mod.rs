@@ -10,12 +10,18 @@ use geofence::{AppliesTo, Fence, FenceKind, FenceSet, ScheduleWindow, WeeklySche
 use serde_json::Value;
 use sqlx::{PgExecutor, PgPool, Row};
 
+mod edit;
+
+pub use edit::{add_shared, replace_personal, retire_shared, shared_for, FenceEdit, SharedFence, SharedShape};
+
 #[derive(Debug, thiserror::Error)]
 pub enum FenceStoreError {
     #[error("geojson: {0}")]
     Geometry(#[from] geofence::GeometryError),
     #[error("schedule: {0}")]
     Schedule(String),
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
     #[error("person {0} does not exist")]
     NoPerson(i64),
     #[error("fence {id}: {message}")]
