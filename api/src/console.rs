@@ -4,9 +4,10 @@
 //! optional intranet tile server and the coordinate system of its tiles.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::server::AppState;
 
@@ -46,10 +47,13 @@ impl ConsoleConfig {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/console/config.json", get(config))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(config))
 }
 
+/// The console's base map.
+#[utoipa::path(get, path = "/console/config.json", tag = "meta",
+    responses((status = 200, description = "`tile_url` (or null) and `tile_crs`", body = Object)))]
 async fn config(State(state): State<AppState>) -> Json<ConsoleConfig> {
     Json((*state.console).clone())
 }

@@ -78,7 +78,6 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::metrics))
         .merge(crate::ingest::router())
         .merge(crate::staff::router())
-        .merge(crate::console::router())
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(header.clone()))
         .layer(spans)

@@ -13,31 +13,33 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tracker::alarm::handling::{self, Filter, HandleError};
 use tracker::alarm::{Action, Handling, Kind, Note, Outcome, State as AlarmState};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::sessions::body;
 use super::StaffUser;
 use crate::error::ApiError;
 use crate::server::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/alarms", get(list))
-        .route("/api/v1/alarms/acknowledge", post(acknowledge_many))
-        .route("/api/v1/alarms/{id}", get(show))
-        .route("/api/v1/alarms/{id}/acknowledge", post(acknowledge))
-        .route("/api/v1/alarms/{id}/resolve", post(resolve))
-        .route("/api/v1/alarms/{id}/dismiss", post(dismiss))
-        .route("/api/v1/alarm-outcomes", get(outcomes))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(acknowledge_many))
+        .routes(routes!(show))
+        .routes(routes!(acknowledge))
+        .routes(routes!(resolve))
+        .routes(routes!(dismiss))
+        .routes(routes!(outcomes))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     state: Option<String>,
     kind: Option<String>,
@@ -60,6 +62,8 @@ where
         .collect()
 }
 
+#[utoipa::path(get, path = "/api/v1/alarms", tag = "alarms", params(ListQuery),
+    responses((status = 200, description = "alarms in scope, newest first; `next` is the cursor for `before`", body = Object)))]
 async fn list(
     State(state): State<AppState>,
     who: StaffUser,
@@ -81,6 +85,8 @@ async fn list(
     Ok(Json(json!({"items": items, "next": next})))
 }
 
+#[utoipa::path(get, path = "/api/v1/alarms/{id}", tag = "alarms", params(("id" = i64, Path, description = "alarm")),
+    responses((status = 200, description = "the case and its whole history", body = Object)))]
 async fn show(State(state): State<AppState>, who: StaffUser, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
     let (case, events) = handling::show(&state.pool, id, Some(&who.principal))
         .await?
@@ -88,7 +94,7 @@ async fn show(State(state): State<AppState>, who: StaffUser, Path(id): Path<i64>
     Ok(Json(json!({"alarm": case, "events": events})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Record {
     outcome: String,
@@ -120,6 +126,8 @@ fn handle_error(e: HandleError) -> ApiError {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/alarms/{id}/acknowledge", tag = "alarms", params(("id" = i64, Path, description = "alarm")),
+    responses((status = 200, description = "the case and its history", body = Object)))]
 async fn acknowledge(
     State(state): State<AppState>,
     who: StaffUser,
@@ -128,6 +136,8 @@ async fn acknowledge(
     act(&state, &who, id, Action::Acknowledge).await
 }
 
+#[utoipa::path(post, path = "/api/v1/alarms/{id}/resolve", tag = "alarms", params(("id" = i64, Path, description = "alarm")), request_body = Record,
+    responses((status = 200, description = "the case and its history", body = Object)))]
 async fn resolve(
     State(state): State<AppState>,
     who: StaffUser,
@@ -138,6 +148,8 @@ async fn resolve(
     act(&state, &who, id, Action::Resolve(h)).await
 }
 
+#[utoipa::path(post, path = "/api/v1/alarms/{id}/dismiss", tag = "alarms", params(("id" = i64, Path, description = "alarm")), request_body = Record,
+    responses((status = 200, description = "the case and its history", body = Object)))]
 async fn dismiss(
     State(state): State<AppState>,
     who: StaffUser,
@@ -148,18 +160,23 @@ async fn dismiss(
     act(&state, &who, id, Action::Dismiss(h)).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Ids {
     ids: Vec<i64>,
 }
 
+#[utoipa::path(post, path = "/api/v1/alarms/acknowledge", tag = "alarms", request_body = Ids,
+    responses((status = 200, description = "`acknowledged` ids and `refused` ones with the reason", body = Object)))]
 async fn acknowledge_many(
     State(state): State<AppState>,
     who: StaffUser,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let Ids { ids } = body(&bytes)?;
+    if !who.principal.role.may_change_records() {
+        return Err(ApiError::Forbidden(format!("the {} role cannot handle alarms", who.principal.role.as_str())));
+    }
     if ids.is_empty() || ids.len() > 500 {
         return Err(ApiError::bad("ids", format!("1 to 500 alarms at a time, got {}", ids.len())));
     }
@@ -175,6 +192,8 @@ async fn acknowledge_many(
     Ok(Json(json!({"acknowledged": acknowledged, "refused": refused})))
 }
 
+#[utoipa::path(get, path = "/api/v1/alarm-outcomes", tag = "alarms",
+    responses((status = 200, description = "the outcomes a handling record chooses from: code and label", body = Object)))]
 async fn outcomes(_: StaffUser) -> Json<Value> {
     Json(json!(Outcome::ALL.iter().map(|o| json!({"code": o.code(), "label": o.label_zh()})).collect::<Vec<_>>()))
 }

@@ -2,22 +2,24 @@
 //! first, for auditors and the city bureau (others: 403), within their organisation subtree.
 
 use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tracker::staff::Role;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::StaffUser;
 use crate::error::ApiError;
 use crate::server::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/audit", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Q {
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
@@ -28,6 +30,8 @@ struct Q {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(Q),
+    responses((status = 200, description = "audit rows, newest first", body = Object)))]
 async fn list(State(state): State<AppState>, who: StaffUser, Query(q): Query<Q>) -> Result<Json<Value>, ApiError> {
     if !matches!(who.principal.role, Role::Auditor | Role::CityAdmin) {
         return Err(ApiError::Forbidden("the audit log is for auditors and the city bureau".into()));

@@ -13,23 +13,33 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 use tracker::audit::Actor;
 use tracker::device::{Enrolment, Protocol};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{may_write, visible_person, StaffUser};
 use crate::error::ApiError;
 use crate::server::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/persons/{person}/devices", post(enrol))
-        .route("/api/v1/devices/{device}", delete(retire))
-        .route("/api/v1/devices/{device}/reenrol", post(reenrol))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(enrol)).routes(routes!(retire)).routes(routes!(reenrol))
 }
 
+/// A phone to enrol (both keys optional).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // read by hand from the body: this type documents it
+struct NewDevice {
+    /// `osmand` (Traccar Client, the default), `owntracks` or `native`.
+    protocol: Option<String>,
+    /// The coordinate system the phone reports in: `wgs84` (default), `gcj02` or `bd09`.
+    crs: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/persons/{person}/devices", tag = "devices", params(("person" = i64, Path, description = "person")), request_body = NewDevice,
+    responses((status = 201, description = "the enrolment: its token is shown this once", body = Object)))]
 async fn enrol(
     State(state): State<AppState>,
     who: StaffUser,
@@ -71,6 +81,8 @@ async fn visible_device(state: &AppState, who: &StaffUser, device: i64) -> Resul
     visible_person(state, who, person).await.map_err(|_| missing())
 }
 
+#[utoipa::path(delete, path = "/api/v1/devices/{device}", tag = "devices", params(("device" = i64, Path, description = "device")),
+    responses((status = 200, description = "the retired device", body = Object)))]
 async fn retire(
     State(state): State<AppState>,
     who: StaffUser,
@@ -86,6 +98,8 @@ async fn retire(
     Ok(Json(json!(retired)))
 }
 
+#[utoipa::path(post, path = "/api/v1/devices/{device}/reenrol", tag = "devices", params(("device" = i64, Path, description = "device")),
+    responses((status = 201, description = "the new enrolment, and the device it replaces", body = Object)))]
 async fn reenrol(
     State(state): State<AppState>,
     who: StaffUser,

@@ -12,22 +12,23 @@ use std::time::{Duration, Instant};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::Router;
 use futures_util::stream::Stream;
 use serde::Deserialize;
 use tracker::alarm::feed::AlarmFeed;
 use tracker::staff::Principal;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::StaffUser;
 use crate::error::ApiError;
 use crate::server::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/events", get(events))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(events))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct After {
     after: Option<i64>,
 }
@@ -61,6 +62,9 @@ impl Follow {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/events", tag = "alarms", params(After,
+        ("Last-Event-ID" = Option<String>, Header, description = "the last event received: the stream replays what followed")),
+    responses((status = 200, description = "server-sent events of alarm changes in scope", content_type = "text/event-stream", body = String)))]
 async fn events(
     State(state): State<AppState>,
     who: StaffUser,

@@ -17,8 +17,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use geofence::crs::Crs;
 use geofence::FenceKind;
@@ -26,17 +25,32 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use tracker::fence::{FenceEdit, FenceStoreError, SharedShape};
 use tracker::staff::Role;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::sessions::body;
 use super::{may_write, visible_person, StaffUser};
 use crate::error::ApiError;
 use crate::server::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/persons/{person}/fences", post(add))
-        .route("/api/v1/fences/{fence}", patch(edit).delete(retire))
-        .route("/api/v1/organisations/{organisation}/fences", get(shared).post(add_shared))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(add)).routes(routes!(edit, retire)).routes(routes!(shared, add_shared))
+}
+
+/// An edit of a fence: any of the keys of a new fence; `null` clears `schedule`, `valid_from`,
+/// `valid_to`. A new `geojson` may come with the `crs` it was drawn in.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // read by hand from the body (absent and null differ): this type documents it
+struct FenceChanges {
+    name: Option<String>,
+    kind: Option<String>,
+    crs: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    geojson: Option<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    schedule: Option<Value>,
+    valid_from: Option<DateTime<Utc>>,
+    valid_to: Option<DateTime<Utc>>,
 }
 
 fn refused(e: FenceStoreError) -> ApiError {
@@ -66,18 +80,22 @@ fn name(s: &str) -> Result<String, ApiError> {
     Ok(n.to_string())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewFence {
     name: Option<String>,
     kind: String,
     crs: Option<String>,
+    #[schema(value_type = Object)]
     geojson: Value,
+    #[schema(value_type = Option<Vec<Object>>)]
     schedule: Option<Value>,
     valid_from: Option<DateTime<Utc>>,
     valid_to: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(post, path = "/api/v1/persons/{person}/fences", tag = "fences", params(("person" = i64, Path, description = "person")), request_body = NewFence,
+    responses((status = 201, description = "`id` of the fence; it applies from the next fix", body = Object)))]
 async fn add(
     State(state): State<AppState>,
     who: StaffUser,
@@ -146,6 +164,8 @@ fn fence_edit(body: &Map<String, Value>) -> Result<FenceEdit, ApiError> {
     Ok(edit)
 }
 
+#[utoipa::path(patch, path = "/api/v1/fences/{fence}", tag = "fences", params(("fence" = i64, Path, description = "fence")), request_body = FenceChanges,
+    responses((status = 200, description = "`id` of the replacement and the fence it `replaces`", body = Object)))]
 async fn edit(
     State(state): State<AppState>,
     who: StaffUser,
@@ -168,6 +188,8 @@ fn bureau(who: &StaffUser) -> bool {
     matches!(who.principal.role, Role::CountyAdmin | Role::CityAdmin)
 }
 
+#[utoipa::path(delete, path = "/api/v1/fences/{fence}", tag = "fences", params(("fence" = i64, Path, description = "fence")),
+    responses((status = 204, description = "retired")))]
 async fn retire(State(state): State<AppState>, who: StaffUser, Path(fence): Path<i64>) -> Result<StatusCode, ApiError> {
     if !who.principal.role.may_change_records() {
         // Auditors see fences but never change them; whether this one exists is not theirs to learn here.
@@ -198,6 +220,8 @@ async fn visible_organisation(state: &AppState, who: &StaffUser, organisation: i
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/organisations/{organisation}/fences", tag = "fences", params(("organisation" = i64, Path, description = "organisation")),
+    responses((status = 200, description = "shared fences bearing on the organisation's persons", body = Object)))]
 async fn shared(
     State(state): State<AppState>,
     who: StaffUser,
@@ -208,7 +232,7 @@ async fn shared(
     Ok(Json(json!({"items": items})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewShared {
     name: String,
@@ -216,9 +240,12 @@ struct NewShared {
     #[serde(default)]
     boundary: bool,
     crs: Option<String>,
+    #[schema(value_type = Option<Object>)]
     geojson: Option<Value>,
 }
 
+#[utoipa::path(post, path = "/api/v1/organisations/{organisation}/fences", tag = "fences", params(("organisation" = i64, Path, description = "organisation")), request_body = NewShared,
+    responses((status = 201, description = "`id` of the shared fence", body = Object)))]
 async fn add_shared(
     State(state): State<AppState>,
     who: StaffUser,

@@ -14,25 +14,26 @@
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tracker::leave::LeaveError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::sessions::body;
 use super::{visible_person, StaffUser};
 use crate::error::ApiError;
 use crate::server::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/leaves", get(list))
-        .route("/api/v1/persons/{person}/leaves", post(request))
-        .route("/api/v1/leaves/{leave}/approve", post(approve))
-        .route("/api/v1/leaves/{leave}/reject", post(reject))
-        .route("/api/v1/leaves/{leave}/cancel", post(cancel))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(request))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(cancel))
 }
 
 fn refused(e: LeaveError) -> ApiError {
@@ -50,7 +51,8 @@ fn refused(e: LeaveError) -> ApiError {
 
 const STATES: [&str; 5] = ["requested", "approved", "rejected", "returned", "cancelled"];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     state: Option<String>,
     person: Option<i64>,
@@ -58,6 +60,8 @@ struct ListQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/leaves", tag = "leaves", params(ListQuery),
+    responses((status = 200, description = "leaves in scope, newest first; `next` is the cursor for `before`", body = Object)))]
 async fn list(
     State(state): State<AppState>,
     who: StaffUser,
@@ -73,18 +77,24 @@ async fn list(
     Ok(Json(json!({"items": items, "next": next})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewLeave {
     reason: String,
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
+    /// GeoJSON: an area, or a Point Feature with `properties.radius_m`.
+    #[schema(value_type = Object)]
     destination: Value,
+    /// GeoJSON LineString (geometry or Feature).
+    #[schema(value_type = Option<Object>)]
     route: Option<Value>,
     route_half_width_m: Option<f64>,
     crs: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/persons/{person}/leaves", tag = "leaves", params(("person" = i64, Path, description = "person")), request_body = NewLeave,
+    responses((status = 201, description = "`id` of the request", body = Object)))]
 async fn request(
     State(state): State<AppState>,
     who: StaffUser,
@@ -114,7 +124,7 @@ async fn request(
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Decision {
     note: Option<String>,
@@ -141,6 +151,8 @@ async fn decide(state: &AppState, who: &StaffUser, leave: i64, approve: bool, by
     })
 }
 
+#[utoipa::path(post, path = "/api/v1/leaves/{leave}/approve", tag = "leaves", params(("leave" = i64, Path, description = "leave")), request_body(content = Option<Decision>),
+    responses((status = 200, description = "approved, with the fences now in force", body = Object)))]
 async fn approve(
     State(state): State<AppState>,
     who: StaffUser,
@@ -150,6 +162,8 @@ async fn approve(
     Ok(Json(decide(&state, &who, leave, true, &bytes).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/leaves/{leave}/reject", tag = "leaves", params(("leave" = i64, Path, description = "leave")), request_body(content = Option<Decision>),
+    responses((status = 200, description = "rejected", body = Object)))]
 async fn reject(
     State(state): State<AppState>,
     who: StaffUser,
@@ -159,6 +173,8 @@ async fn reject(
     Ok(Json(decide(&state, &who, leave, false, &bytes).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/leaves/{leave}/cancel", tag = "leaves", params(("leave" = i64, Path, description = "leave")), request_body(content = Option<Decision>),
+    responses((status = 204, description = "cancelled; its fences no longer apply")))]
 async fn cancel(
     State(state): State<AppState>,
     who: StaffUser,

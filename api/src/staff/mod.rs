@@ -9,6 +9,7 @@ mod alarms;
 mod audit;
 mod auth;
 mod devices;
+pub mod doc;
 mod events;
 mod fences;
 mod leaves;
@@ -24,8 +25,11 @@ pub use auth::StaffUser;
 use crate::error::ApiError;
 use crate::server::AppState;
 
+/// The staff API's routes and their OpenAPI document, from one list.
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let (router, openapi) = utoipa_axum::router::OpenApiRouter::with_openapi(<doc::Base as utoipa::OpenApi>::openapi())
+        .routes(utoipa_axum::routes!(doc::openapi))
+        .merge(crate::console::router())
         .merge(sessions::router())
         .merge(alarms::router())
         .merge(events::router())
@@ -36,7 +40,9 @@ pub fn router() -> Router<AppState> {
         .merge(devices::router())
         .merge(leaves::router())
         .merge(fences::router())
-        .layer(axum::middleware::map_response(json_rejections))
+        .split_for_parts();
+    doc::publish(&doc::finish(openapi));
+    router.layer(axum::middleware::map_response(json_rejections))
 }
 
 /// The framework's own refusals (an id in the path that is not a number, a malformed query, a

@@ -6,23 +6,22 @@
 //!   boundaries simplified for the console's base map.
 
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::StaffUser;
 use crate::error::ApiError;
 use crate::server::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/persons", get(list))
-        .route("/api/v1/persons/{person}", get(profile))
-        .route("/api/v1/organisations", get(organisations))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(profile)).routes(routes!(organisations))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     organisation: Option<i64>,
     level: Option<String>,
@@ -32,6 +31,8 @@ struct ListQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/persons", tag = "persons", params(ListQuery),
+    responses((status = 200, description = "persons in scope; `next` is the cursor for `before`", body = Object)))]
 async fn list(
     State(state): State<AppState>,
     who: StaffUser,
@@ -57,6 +58,8 @@ async fn list(
     Ok(Json(json!({"items": items, "next": next})))
 }
 
+#[utoipa::path(get, path = "/api/v1/persons/{person}", tag = "persons", params(("person" = i64, Path, description = "person")),
+    responses((status = 200, description = "the profile (the read is audited)", body = Object)))]
 async fn profile(
     State(state): State<AppState>,
     who: StaffUser,
@@ -70,11 +73,14 @@ async fn profile(
     Ok(Json(json!(p)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Tolerance {
     tolerance_m: Option<f64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/organisations", tag = "organisations", params(Tolerance),
+    responses((status = 200, description = "organisations in scope with simplified boundaries", body = Object)))]
 async fn organisations(
     State(state): State<AppState>,
     who: StaffUser,

@@ -18,29 +18,30 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, patch, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tracker::supervision::{self, RecordError};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::sessions::body;
 use super::StaffUser;
 use crate::error::ApiError;
 use crate::server::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/persons", post(create_person))
-        .route("/api/v1/persons/{person}", patch(edit_person))
-        .route("/api/v1/persons/{person}/release", post(release))
-        .route("/api/v1/persons/{person}/bases", post(add_basis))
-        .route("/api/v1/bases/{basis}", delete(revoke_basis))
-        .route("/api/v1/persons/{person}/assessments", get(assessments).post(propose))
-        .route("/api/v1/assessments/{id}/approve", post(approve))
-        .route("/api/v1/assessments/{id}/reject", post(reject))
-        .route("/api/v1/dashboard", get(dashboard))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_person))
+        .routes(routes!(edit_person))
+        .routes(routes!(release))
+        .routes(routes!(add_basis))
+        .routes(routes!(revoke_basis))
+        .routes(routes!(assessments, propose))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(dashboard))
 }
 
 fn refused(e: RecordError) -> ApiError {
@@ -53,7 +54,7 @@ fn refused(e: RecordError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPerson {
     office_id: i64,
@@ -66,6 +67,8 @@ struct NewPerson {
     consent_ref: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/persons", tag = "persons", request_body = NewPerson,
+    responses((status = 201, description = "`id` of the person taken under supervision", body = Object)))]
 async fn create_person(
     State(state): State<AppState>,
     who: StaffUser,
@@ -110,7 +113,7 @@ async fn create_person(
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PersonEdit {
     name: Option<String>,
@@ -127,6 +130,8 @@ fn person_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_string())
 }
 
+#[utoipa::path(patch, path = "/api/v1/persons/{person}", tag = "persons", params(("person" = i64, Path, description = "person")), request_body = PersonEdit,
+    responses((status = 204, description = "corrected")))]
 async fn edit_person(
     State(state): State<AppState>,
     who: StaffUser,
@@ -147,6 +152,8 @@ async fn edit_person(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/persons/{person}/release", tag = "persons", params(("person" = i64, Path, description = "person")),
+    responses((status = 204, description = "released (解矫): no longer polled, phones retired")))]
 async fn release(
     State(state): State<AppState>,
     who: StaffUser,
@@ -156,7 +163,7 @@ async fn release(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewBasis {
     kind: String,
@@ -165,6 +172,8 @@ struct NewBasis {
     document_ref: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/persons/{person}/bases", tag = "persons", params(("person" = i64, Path, description = "person")), request_body = NewBasis,
+    responses((status = 201, description = "`id` of the legal basis", body = Object)))]
 async fn add_basis(
     State(state): State<AppState>,
     who: StaffUser,
@@ -182,6 +191,8 @@ async fn add_basis(
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
+#[utoipa::path(delete, path = "/api/v1/bases/{basis}", tag = "persons", params(("basis" = i64, Path, description = "legal basis")),
+    responses((status = 204, description = "revoked")))]
 async fn revoke_basis(
     State(state): State<AppState>,
     who: StaffUser,
@@ -191,6 +202,8 @@ async fn revoke_basis(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/v1/persons/{person}/assessments", tag = "levels", params(("person" = i64, Path, description = "person")),
+    responses((status = 200, description = "the person's level assessments", body = Object)))]
 async fn assessments(
     State(state): State<AppState>,
     who: StaffUser,
@@ -202,15 +215,19 @@ async fn assessments(
     Ok(Json(json!({"items": rows})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Proposal {
+    /// Item → score, as the assessment form has them.
+    #[schema(value_type = Object)]
     scores: Value,
     proposed_level: String,
     #[serde(default)]
     proposed_key: bool,
 }
 
+#[utoipa::path(post, path = "/api/v1/persons/{person}/assessments", tag = "levels", params(("person" = i64, Path, description = "person")), request_body = Proposal,
+    responses((status = 201, description = "`id` of the proposal", body = Object)))]
 async fn propose(
     State(state): State<AppState>,
     who: StaffUser,
@@ -224,7 +241,7 @@ async fn propose(
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Decision {
     note: Option<String>,
@@ -242,6 +259,8 @@ async fn decide(
     Ok(Json(json!(a)))
 }
 
+#[utoipa::path(post, path = "/api/v1/assessments/{id}/approve", tag = "levels", params(("id" = i64, Path, description = "assessment")), request_body(content = Option<Decision>),
+    responses((status = 200, description = "decided; the level has changed", body = Object)))]
 async fn approve(
     State(state): State<AppState>,
     who: StaffUser,
@@ -251,6 +270,8 @@ async fn approve(
     decide(state, who, id, true, bytes).await
 }
 
+#[utoipa::path(post, path = "/api/v1/assessments/{id}/reject", tag = "levels", params(("id" = i64, Path, description = "assessment")), request_body(content = Option<Decision>),
+    responses((status = 200, description = "decided", body = Object)))]
 async fn reject(
     State(state): State<AppState>,
     who: StaffUser,
@@ -260,6 +281,8 @@ async fn reject(
     decide(state, who, id, false, bytes).await
 }
 
+#[utoipa::path(get, path = "/api/v1/dashboard", tag = "dashboard",
+    responses((status = 200, description = "persons by level, open alarms by county, office and kind, the last 7 days, today's requests", body = Object)))]
 async fn dashboard(State(state): State<AppState>, who: StaffUser) -> Result<Json<Value>, ApiError> {
     Ok(Json(supervision::dashboard(&state.pool, &who.principal).await?))
 }

@@ -11,23 +11,20 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tracker::login::LoginOutcome;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{client_address, forwarded_https, COOKIE};
 use super::StaffUser;
 use crate::error::ApiError;
 use crate::server::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/password", post(password))
-        .route("/api/v1/auth/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout)).routes(routes!(password)).routes(routes!(me))
 }
 
 /// The client's address and whether it came over TLS (the login handler needs them without an
@@ -55,7 +52,7 @@ pub fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError>
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Login {
     username: String,
@@ -69,6 +66,8 @@ fn cookie(state: &AppState, client: &Client, token: &str, max_age_s: i64) -> Hea
         .expect("a cookie of token characters is a valid header")
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "sessions", request_body = Login,
+    responses((status = 200, description = "`token`, `expires_at` and `user`, with the session cookie", body = Object)))]
 async fn login(State(state): State<AppState>, client: Client, bytes: axum::body::Bytes) -> Result<Response, ApiError> {
     let address = client.address;
     let l: Login = body(&bytes)?;
@@ -99,6 +98,8 @@ async fn login(State(state): State<AppState>, client: Client, bytes: axum::body:
     Ok(r)
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "sessions",
+    responses((status = 204, description = "the session has ended on the server")))]
 async fn logout(State(state): State<AppState>, client: Client, who: StaffUser) -> Result<Response, ApiError> {
     if let Some(session) = who.session {
         tracker::session::close(&state.pool, session, chrono::Utc::now()).await?;
@@ -108,7 +109,7 @@ async fn logout(State(state): State<AppState>, client: Client, who: StaffUser) -
     Ok(r)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     current: String,
@@ -118,6 +119,8 @@ struct PasswordChange {
 /// The shortest password accepted (等保 asks for strong passwords; length is what counts most).
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "sessions", request_body = PasswordChange,
+    responses((status = 204, description = "changed; the account's other sessions have ended")))]
 async fn password(
     State(state): State<AppState>,
     who: StaffUser,
@@ -156,6 +159,8 @@ async fn password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "sessions",
+    responses((status = 200, description = "the signed-in account", body = Object)))]
 async fn me(who: StaffUser) -> Json<Value> {
     Json(json!({"user": who.principal}))
 }

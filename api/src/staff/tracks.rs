@@ -7,22 +7,24 @@
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use tracker::track::TrackPoint;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{visible_person, StaffUser};
 use crate::error::ApiError;
 use crate::server::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/persons/{person}/track", get(track))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(track))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Range {
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
@@ -30,6 +32,9 @@ struct Range {
     zoom: Option<u8>,
 }
 
+#[utoipa::path(get, path = "/api/v1/persons/{person}/track", tag = "trajectories", params(("person" = i64, Path, description = "person"), Range),
+    responses((status = 200, description = "the fixes with their verdicts (JSON, GeoJSON FeatureCollection, or GPX); audited",
+        content((Object = "application/json"), (Object = "application/geo+json"), (String = "application/gpx+xml")))))]
 async fn track(
     State(state): State<AppState>,
     who: StaffUser,

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod access;
 mod alarms;
 mod boundaries;
 mod credentials;
