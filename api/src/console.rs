@@ -1,9 +1,12 @@
 //! The monitoring console: a page bundled from `console/` (npm, esbuild) and embedded in the
 //! binary, so that one `cctrack` serves it on a closed network with no other host to reach.
-//! Everything the page does goes through `/api/v1`. `GET /console/config.json` tells it the
+//! Everything the page does goes through `/api/v1`; `/` serves the page, `/app.js` and `/app.css`
+//! its bundle. `GET /console/config.json` tells it the
 //! optional intranet tile server and the coordinate system of its tiles.
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -48,7 +51,56 @@ impl ConsoleConfig {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(config))
+    OpenApiRouter::new()
+        .routes(routes!(config))
+        .route("/", axum::routing::get(page))
+        .route("/app.js", axum::routing::get(script))
+        .route("/app.css", axum::routing::get(style))
+}
+
+const PAGE: &[u8] = include_bytes!("../../console/dist/index.html");
+const SCRIPT: &[u8] = include_bytes!("../../console/dist/app.js");
+const STYLE: &[u8] = include_bytes!("../../console/dist/app.css");
+
+/// One file of the bundle, revalidated on every load (a new binary serves a new console) and
+/// confined by a policy that lets the page talk to this origin only (and to the configured tile
+/// server for images).
+fn asset(state: &AppState, content_type: &'static str, body: &'static [u8]) -> Response {
+    let tiles = state.console.tile_url.as_deref().and_then(origin).map(|o| format!(" {o}")).unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; img-src 'self' data: blob:{tiles}; style-src 'self' 'unsafe-inline'; \
+         connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    );
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CACHE_CONTROL, "no-cache".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::CONTENT_SECURITY_POLICY, policy),
+            (header::REFERRER_POLICY, "no-referrer".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `scheme://host[:port]` of an absolute URL (a relative tile URL is this origin already).
+fn origin(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let end = rest.find('/').unwrap_or(rest.len());
+    Some(&url[..url.len() - rest.len() + end])
+}
+
+async fn page(State(state): State<AppState>) -> Response {
+    asset(&state, "text/html; charset=utf-8", PAGE)
+}
+
+async fn script(State(state): State<AppState>) -> Response {
+    asset(&state, "text/javascript; charset=utf-8", SCRIPT)
+}
+
+async fn style(State(state): State<AppState>) -> Response {
+    asset(&state, "text/css; charset=utf-8", STYLE)
 }
 
 /// The console's base map.
@@ -60,7 +112,14 @@ async fn config(State(state): State<AppState>) -> Json<ConsoleConfig> {
 
 #[cfg(test)]
 mod tests {
-    use super::ConsoleConfig;
+    use super::{origin, ConsoleConfig};
+
+    #[test]
+    fn the_tile_servers_origin_is_allowed_for_images() {
+        assert_eq!(origin("http://10.1.2.3:8080/tiles/{z}/{x}/{y}.png"), Some("http://10.1.2.3:8080"));
+        assert_eq!(origin("https://gis.sfj.example/{z}/{x}/{y}"), Some("https://gis.sfj.example"));
+        assert_eq!(origin("/tiles/{z}/{x}/{y}.png"), None);
+    }
 
     #[test]
     fn tile_servers_are_checked() {

@@ -193,7 +193,7 @@ async fn acknowledge_many(
 }
 
 #[utoipa::path(get, path = "/api/v1/alarm-outcomes", tag = "alarms",
-    responses((status = 200, description = "the outcomes a handling record chooses from: code and label", body = Object)))]
+    responses((status = 200, description = "the outcomes a handling record chooses from: code and label", body = Vec<Object>)))]
 async fn outcomes(_: StaffUser) -> Json<Value> {
     Json(json!(Outcome::ALL.iter().map(|o| json!({"code": o.code(), "label": o.label_zh()})).collect::<Vec<_>>()))
 }

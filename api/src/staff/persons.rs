@@ -80,7 +80,7 @@ struct Tolerance {
 }
 
 #[utoipa::path(get, path = "/api/v1/organisations", tag = "organisations", params(Tolerance),
-    responses((status = 200, description = "organisations in scope with simplified boundaries", body = Object)))]
+    responses((status = 200, description = "organisations in scope with simplified boundaries", body = Vec<Object>)))]
 async fn organisations(
     State(state): State<AppState>,
     who: StaffUser,
