@@ -174,13 +174,15 @@ pub async fn profile(pool: &PgPool, scope: &Principal, person: i64) -> Result<Op
     Ok(Some(Profile { person: person_row, last_position, bases, phones, fences, recent_alarms }))
 }
 
-/// The organisations in `scope`'s subtree, each with its boundary simplified for a base map
-/// (to about `tolerance_m` metres) as WGS-84 GeoJSON.
+/// The organisations in `scope`'s subtree and the bureaus above it (`in_scope` false: their
+/// districts are the base map an office's staff work on), each with its boundary simplified
+/// for a base map (to about `tolerance_m` metres) as WGS-84 GeoJSON.
 pub async fn organisations(pool: &PgPool, scope: &Principal, tolerance_m: f64) -> Result<Vec<Value>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT json_build_object('id', o.id, 'parent_id', o.parent_id, 'kind', o.kind, 'name', o.name, 'adcode', o.adcode,
+                                  'in_scope', org_within(o.id, $1),
                                   'boundary', ST_AsGeoJSON(ST_SimplifyPreserveTopology(o.boundary, $2 / 111320.0), 5)::jsonb)::jsonb
-         FROM organisations o WHERE org_within(o.id, $1) ORDER BY o.id",
+         FROM organisations o WHERE org_within(o.id, $1) OR org_within($1, o.id) ORDER BY o.id",
     )
     .bind(scope.organisation_id)
     .bind(tolerance_m)

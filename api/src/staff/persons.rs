@@ -2,7 +2,8 @@
 //! - `GET /api/v1/persons?organisation=&level=&name=&released=true&before=&limit=` → `{"items", "next"}`;
 //! - `GET /api/v1/persons/{id}` → the profile: level, legal bases, phones (last contact,
 //!   battery), fences as GeoJSON geometries, recent alarms, last position (the read is audited);
-//! - `GET /api/v1/organisations?tolerance_m=50` → the organisations in scope with their
+//! - `GET /api/v1/organisations?tolerance_m=50` → the organisations in scope (and the bureaus
+//!   above, `in_scope: false`) with their
 //!   boundaries simplified for the console's base map.
 
 use axum::extract::{Path, Query, State};

@@ -134,3 +134,39 @@ async fn cell_fixes_near_a_border_never_confirm_a_breach() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_queue_shows_the_last_escalation_step_taken() {
+    let app = spawn_app().await;
+    let o = orgs(&app.db).await;
+    account(&app.db, o.office, "li.office", Role::OfficeStaff).await;
+    let someone = person(&app.db, o.office, "张三").await;
+    let a = crate::helpers::alarm(&app.db, someone, o.office, tracker::alarm::Kind::MockLocation).await;
+    let step = |(status, body): (u16, serde_json::Value)| {
+        assert_eq!(status, 200, "{body}");
+        body["items"][0]["escalation_step"].clone()
+    };
+    assert_eq!(step(app.staff("GET", "/api/v1/alarms", "li.office", None).await), json!(null), "still with the office");
+    for (name, minutes_ago, taken) in [("county", 30, true), ("city", 10, true), ("overnight", -60, false)] {
+        sqlx::query(
+            "INSERT INTO escalation_steps (alarm_id, person_id, step, due_at, taken_at)
+             VALUES ($1, $2, $3, now() - make_interval(mins => $4), CASE WHEN $5 THEN now() - make_interval(mins => $4) END)",
+        )
+        .bind(a)
+        .bind(someone)
+        .bind(name)
+        .bind(minutes_ago)
+        .bind(taken)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        step(app.staff("GET", "/api/v1/alarms", "li.office", None).await),
+        json!("city"),
+        "the step not yet due is not shown"
+    );
+    let (_, detail) = app.staff("GET", &format!("/api/v1/alarms/{a}"), "li.office", None).await;
+    assert_eq!(detail["alarm"]["escalation_step"], "city");
+    app.stop().await;
+}

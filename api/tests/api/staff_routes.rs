@@ -381,7 +381,13 @@ async fn the_person_view_and_fences_drawn_on_a_chinese_map() {
     assert!(view["fences"].as_array().unwrap().is_empty());
     // The organisations for the base map.
     let (_, orgs_list) = call(&app, "GET", "/api/v1/organisations", &li, None).await;
-    assert_eq!(orgs_list.as_array().unwrap().len(), 1, "an office account sees its office");
+    let listed: Vec<(&str, bool)> = orgs_list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["kind"].as_str().unwrap(), o["in_scope"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(listed, [("city", false), ("county", false), ("office", true)], "its office, under its county and city");
     app.stop().await;
 }
 

@@ -58,13 +58,18 @@ pub struct AlarmCase {
     pub outcome_label: Option<String>,
     pub handling_note: Option<String>,
     pub overnight: bool,
+    /// The last step of the escalation ladder taken: `county`, `city` or `overnight` (none yet:
+    /// still with the office).
+    pub escalation_step: Option<String>,
 }
 
 const CASE: &str = "SELECT a.id, a.kind, a.state, a.person_id, p.name AS person_name, p.level, p.is_key,
                            p.office_id, o.name AS office_name, a.fence_id, f.name AS fence_name, a.opened_at,
                            a.cause_fixed_at, a.returned_inside_at, a.evidence_count, a.last_evidence_at,
                            a.acknowledged_at, ack.username AS acknowledged_by, a.closed_at,
-                           cl.username AS closed_by, a.outcome, a.outcome_label, a.handling_note, a.overnight
+                           cl.username AS closed_by, a.outcome, a.outcome_label, a.handling_note, a.overnight,
+                           (SELECT s.step FROM escalation_steps s WHERE s.alarm_id = a.id AND s.taken_at IS NOT NULL
+                            ORDER BY s.taken_at DESC, s.id DESC LIMIT 1) AS escalation_step
                     FROM alarms a JOIN persons p ON p.id = a.person_id JOIN organisations o ON o.id = p.office_id
                     LEFT JOIN fences f ON f.id = a.fence_id
                     LEFT JOIN staff ack ON ack.id = a.acknowledged_by LEFT JOIN staff cl ON cl.id = a.closed_by";
