@@ -10,6 +10,7 @@
 //! - [`alarm`]: alarms as cases: lifecycle, handling, the append-only history and its live feed;
 //! - [`demo`]: the Yingkou demonstration data set;
 //! - [`schedule`]: what the scheduler reads and writes (requests, failures, escalation, notices);
+//! - [`report`]: the bureaus' reports: figures by SQL, tables, XLSX and HTML;
 //! - [`secret`]: argon2id hashing of passwords and device tokens;
 //! - [`time`]: Asia/Shanghai business time.
 
@@ -26,6 +27,7 @@ pub mod login;
 pub mod org;
 pub mod person;
 pub mod profile;
+pub mod report;
 pub mod schedule;
 pub mod secret;
 pub mod session;

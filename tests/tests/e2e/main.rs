@@ -8,5 +8,6 @@ mod decoder_props;
 mod embedded;
 mod geofence_postgis;
 mod migrations;
+mod report;
 mod scheduler;
 mod schema;

@@ -61,6 +61,10 @@ const LANDED: &[(i64, &str)] = &[
         20261207000013,
         "1b18e390277f1288e0c499a7bc0636947b505e7934a2c1a21a290e18323a795827ca1d6271c3ec365ca22e1591523a2d",
     ),
+    (
+        20261207000014,
+        "22c732fe6db1dcb3b6d5921ede8fe808c1a0f69e7b4e374136ee112045dad2c9879e8b2adbb9e4dc47e2853861c5caed",
+    ),
 ];
 
 fn hex(bytes: &[u8]) -> String {
