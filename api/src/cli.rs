@@ -67,6 +67,8 @@ pub enum Command {
     /// Staff accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Write a report (周报, 月报, 日报) for the city, a county or an office: HTML or XLSX.
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -408,4 +410,32 @@ pub struct ImportArgs {
     pub crs: String,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained printable page with charts.
+    Html,
+    /// A workbook, one sheet per table.
+    Xlsx,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The period, in Asia/Shanghai: 2026-W49 (ISO week), 2026-12 (month), 2026-12-07 (day), or
+    /// 2026-12-01..2026-12-10 (days, both included).
+    #[arg(long, value_parser = parse_period)]
+    pub period: tracker::report::Period,
+    /// The organisation reported on (the city, a county or an office; default: the city).
+    #[arg(long, value_name = "ID", value_parser = clap::value_parser!(i64).range(1..))]
+    pub org: Option<i64>,
+    #[arg(long, value_enum)]
+    pub format: ReportFormat,
+    /// The file to write (replaced if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+fn parse_period(s: &str) -> Result<tracker::report::Period, String> {
+    tracker::report::Period::parse(s).map_err(|e| e.to_string())
 }

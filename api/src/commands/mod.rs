@@ -6,6 +6,7 @@ mod demo;
 mod demo_fleet;
 mod orgs;
 mod records;
+mod report;
 mod schedule;
 mod serve;
 
@@ -74,6 +75,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scheduler(crate::cli::SchedulerCommand::Tick(args)) => {
             let config = Config::load(&global, (None, None))?;
             with_database(&config, |pool| schedule::tick(pool, config.scheduler.clone(), args)).await
+        }
+        Command::Report(args) => {
+            report::check_out(&args)?;
+            one_shot(&global, |pool| report::run(pool, args)).await
         }
         Command::Boundaries(crate::cli::BoundariesCommand::Import(args)) => {
             let config = Config::load(&global, (None, None))?;

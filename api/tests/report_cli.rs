@@ -1,0 +1,80 @@
+//! `cctrack report` as a user runs it: this week's report of the city as XLSX (read back with
+//! calamine) and as HTML, each flag refused by name when it is wrong, and the export audited.
+
+mod common;
+
+use std::io::Cursor;
+
+use calamine::{Data, Reader, Xlsx};
+use cctrack_tests::TestDb;
+use chrono::{Datelike, Utc};
+
+fn this_week() -> String {
+    let week = tracker::time::local(Utc::now()).date_naive().iso_week();
+    format!("{}-W{:02}", week.year(), week.week())
+}
+
+#[tokio::test]
+async fn this_weeks_report_as_a_workbook_and_a_page_and_every_flag_checked() {
+    let db = TestDb::new().await.unwrap();
+    let office = common::office(&db).await;
+    common::add_person(&db, office, "张三");
+    let dir = std::env::temp_dir().join(format!("cctrack-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let week = this_week();
+
+    let xlsx = dir.join("week.xlsx");
+    let out = common::cctrack(&db.url)
+        .args(["report", "--period", &week, "--format", "xlsx", "--out", xlsx.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("社区矫正电子监管周报"));
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(std::fs::read(&xlsx).unwrap())).unwrap();
+    let persons: Vec<Vec<Data>> = book.worksheet_range("在册人员").unwrap().rows().map(|r| r.to_vec()).collect();
+    assert_eq!(persons[0][3], Data::String("期末在册".into()));
+    assert_eq!(persons[1][0], Data::String("合计".into()));
+    assert_eq!(persons[1][3], Data::Float(1.0), "the one person, as a number");
+    let requests: Vec<Vec<Data>> = book.worksheet_range("定位成功率").unwrap().rows().map(|r| r.to_vec()).collect();
+    assert!(requests[0].contains(&Data::String("定位成功率".into())));
+    let coverage: Vec<Vec<Data>> = book.worksheet_range("定位率").unwrap().rows().map(|r| r.to_vec()).collect();
+    assert!(coverage[0].contains(&Data::String("定位率".into())));
+
+    let html = dir.join("week.html");
+    let out = common::cctrack(&db.url)
+        .args(["report", "--period", &week, "--org", &office.to_string(), "--format", "html", "--out"])
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("《站前区跃进司法所社区矫正电子监管周报（"), "{}", &page[..400.min(page.len())]);
+    assert!(!page.contains("http:") && !page.contains("https:"));
+
+    let refused = |args: &[&str], flag: &str| {
+        let out = common::cctrack(&db.url).arg("report").args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+    };
+    let file = dir.join("x.html");
+    let file = file.to_str().unwrap();
+    refused(&["--period", "2026-W99", "--format", "html", "--out", file], "--period");
+    refused(&["--period", "2026-13", "--format", "html", "--out", file], "--period");
+    refused(&["--period", "2099-W01", "--format", "html", "--out", file], "--period");
+    refused(&["--period", &week, "--format", "pdf", "--out", file], "--format");
+    refused(&["--period", &week, "--format", "html", "--out", file, "--org", "999999"], "--org");
+    refused(&["--period", &week, "--format", "html", "--out", file, "--org", "0"], "--org");
+    refused(&["--period", &week, "--format", "html", "--out", "/no/such/dir/x.html"], "--out");
+    refused(&["--period", &week, "--format", "xlsx", "--out", file], "--out");
+    refused(&["--period", &week, "--format", "html", "--out", dir.to_str().unwrap()], "--out");
+    refused(&["--format", "html", "--out", file], "--period");
+    assert!(!dir.join("x.html").exists());
+
+    let exports: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'report.export'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(exports, 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
