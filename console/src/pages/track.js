@@ -10,6 +10,10 @@ import { createMap, fenceLayer, fit, toMap } from '../map.js';
 import { TrackLayer } from '../track-layer.js';
 import { trackPoints } from '../verdict.js';
 
+// The time inputs hold whole minutes: end the default range at least a minute from now, rounded
+// up, so that a fix that has just arrived (phones' clocks run a little ahead) is in it.
+const rangeEnd = (now) => Math.ceil((now + 60e3) / 60e3) * 60e3;
+
 const SPEEDS = [[60, '60 倍'], [300, '300 倍'], [1800, '1800 倍'], [3600, '3600 倍'], [14400, '14400 倍']];
 
 export async function trackPage(main, ctx) {
@@ -25,14 +29,14 @@ export async function trackPage(main, ctx) {
   const fenceNames = new Map(profile.fences.map((f) => [f.id, f.name]));
   const now = Date.now();
   const fromInput = h('input', { type: 'datetime-local', name: 'from', 'data-testid': 'track-from', value: toLocalInput(ctx.query.get('from') || now - 24 * 3600e3) });
-  const toInput = h('input', { type: 'datetime-local', name: 'to', 'data-testid': 'track-to', value: toLocalInput(ctx.query.get('to') || now + 60e3) });
+  const toInput = h('input', { type: 'datetime-local', name: 'to', 'data-testid': 'track-to', value: toLocalInput(ctx.query.get('to') || rangeEnd(now)) });
   const rangeForm = h('form', { 'aria-label': '时间范围', novalidate: true },
     h('div', { class: 'row' }, field('开始（北京时间）', fromInput), field('结束', toInput)),
     h('div', { class: 'row', style: 'margin:6px 0' },
       h('button', { type: 'submit', class: 'primary', 'data-testid': 'track-load' }, '查询轨迹'),
       ...[[6, '近 6 小时'], [24, '近 24 小时'], [24 * 7, '近 7 天']].map(([hours, text]) => h('button', { type: 'button', onclick: () => {
         fromInput.value = toLocalInput(Date.now() - hours * 3600e3);
-        toInput.value = toLocalInput(Date.now() + 60e3);
+        toInput.value = toLocalInput(rangeEnd(Date.now()));
         load();
       } }, text))),
     formError());
