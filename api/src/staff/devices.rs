@@ -15,7 +15,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
-use tracker::audit::Actor;
 use tracker::device::{Enrolment, Protocol};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -64,13 +63,9 @@ async fn enrol(
         text("crs", "wgs84")?.parse().map_err(|e: geofence::crs::UnknownCrs| ApiError::bad("crs", e.to_string()))?;
     visible_person(&state, &who, person).await?;
     may_write(&who)?;
-    let e = tracker::device::enrol(&state.pool, person, protocol, crs, &actor(&who)).await?;
+    let e = tracker::device::enrol(&state.pool, person, protocol, crs, &who.acting().actor()).await?;
     tracing::info!(person, device = e.device_id, staff = %who.principal.username, "device enrolled");
     Ok((StatusCode::CREATED, Json(enrolment_reply(&state, &e))))
-}
-
-fn actor(who: &StaffUser) -> Actor {
-    Actor::staff(who.principal.id, who.address)
 }
 
 /// Device `device` if `who` may see it: 404 alike for a missing one and one outside their
@@ -90,7 +85,7 @@ async fn retire(
 ) -> Result<Json<Value>, ApiError> {
     visible_device(&state, &who, device).await?;
     may_write(&who)?;
-    let retired = tracker::device::retire(&state.pool, device, &actor(&who))
+    let retired = tracker::device::retire(&state.pool, device, &who.acting().actor())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("active device {device}")))?;
     state.devices.forget(&retired.enrolment_id);
@@ -107,7 +102,7 @@ async fn reenrol(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     visible_device(&state, &who, device).await?;
     may_write(&who)?;
-    let (retired, e) = tracker::device::reenrol(&state.pool, device, &actor(&who))
+    let (retired, e) = tracker::device::reenrol(&state.pool, device, &who.acting().actor())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("active device {device}")))?;
     state.devices.forget(&retired.enrolment_id);

@@ -17,7 +17,7 @@ use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{OpenApi, RefOr, Response, ResponseBuilder};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::ToSchema;
 
 /// Every refusal of the API.
 #[derive(Serialize, ToSchema)]
@@ -76,7 +76,6 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
         .add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
     components
         .add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("cctrack_session"))));
-    let _ = ErrorBody::schema();
     for (path, op) in operations(&mut openapi) {
         for (status, description) in REFUSALS {
             op.responses.responses.entry(status.to_string()).or_insert_with(|| refusal(description));

@@ -174,9 +174,7 @@ async fn edit(
 ) -> Result<Json<Value>, ApiError> {
     let changes: Map<String, Value> = body(&bytes)?;
     let edit = fence_edit(&changes)?;
-    if !who.principal.role.may_change_records() {
-        return Err(ApiError::Forbidden(format!("the {} role cannot change records", who.principal.role.as_str())));
-    }
+    may_write(&who)?;
     let (_, replacement) = tracker::fence::replace_personal(&state.pool, &who.acting(), fence, &edit)
         .await
         .map_err(refused)?
@@ -191,10 +189,8 @@ fn bureau(who: &StaffUser) -> bool {
 #[utoipa::path(delete, path = "/api/v1/fences/{fence}", tag = "fences", params(("fence" = i64, Path, description = "fence")),
     responses((status = 204, description = "retired")))]
 async fn retire(State(state): State<AppState>, who: StaffUser, Path(fence): Path<i64>) -> Result<StatusCode, ApiError> {
-    if !who.principal.role.may_change_records() {
-        // Auditors see fences but never change them; whether this one exists is not theirs to learn here.
-        return Err(ApiError::Forbidden(format!("the {} role cannot change records", who.principal.role.as_str())));
-    }
+    // Auditors see fences but never change them; whether this one exists is not theirs to learn here.
+    may_write(&who)?;
     let acting = who.acting();
     if tracker::fence::retire_personal(&state.pool, &acting, fence).await?.is_some() {
         return Ok(StatusCode::NO_CONTENT);

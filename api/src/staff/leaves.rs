@@ -22,7 +22,7 @@ use tracker::leave::LeaveError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::sessions::body;
+use super::sessions::{body, decision, Decision};
 use super::{visible_person, StaffUser};
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -122,19 +122,6 @@ async fn request(
     let id =
         tracker::leave::request(&state.pool, &who.principal, &who.acting().actor(), &req).await.map_err(refused)?;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
-}
-
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct Decision {
-    note: Option<String>,
-}
-
-fn decision(bytes: &[u8]) -> Result<Decision, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Decision::default());
-    }
-    body(bytes)
 }
 
 async fn decide(state: &AppState, who: &StaffUser, leave: i64, approve: bool, bytes: &[u8]) -> Result<Value, ApiError> {

@@ -26,7 +26,7 @@ use tracker::supervision::{self, RecordError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::sessions::body;
+use super::sessions::{body, decision, Decision};
 use super::StaffUser;
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -241,12 +241,6 @@ async fn propose(
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct Decision {
-    note: Option<String>,
-}
-
 async fn decide(
     state: AppState,
     who: StaffUser,
@@ -254,7 +248,7 @@ async fn decide(
     approve: bool,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let d: Decision = if bytes.is_empty() { Decision::default() } else { body(&bytes)? };
+    let d = decision(&bytes)?;
     let a = supervision::decide(&state.pool, &who.acting(), id, approve, d.note.as_deref()).await.map_err(refused)?;
     Ok(Json(json!(a)))
 }

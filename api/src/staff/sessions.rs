@@ -45,6 +45,21 @@ impl FromRequestParts<AppState> for Client {
 }
 
 /// A JSON body, its problems named for the caller.
+/// An optional note on a decision (approve, reject, cancel): `{"note"?}`, or no body at all.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub note: Option<String>,
+}
+
+/// The decision in `bytes`; an empty (or blank) body is a decision without a note.
+pub fn decision(bytes: &[u8]) -> Result<Decision, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Decision::default());
+    }
+    body(bytes)
+}
+
 pub fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         let field = e.to_string().split('`').nth(1).unwrap_or("body").to_string();
