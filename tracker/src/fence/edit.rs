@@ -103,12 +103,7 @@ pub async fn replace_personal(
         }
     }
     sqlx::query("UPDATE fences SET retired_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    let replacement = insert(&mut tx, &new, None).await?;
-    sqlx::query("UPDATE fences SET created_by = $2 WHERE id = $1")
-        .bind(replacement)
-        .bind(by.who.id)
-        .execute(&mut *tx)
-        .await?;
+    let replacement = insert(&mut tx, &new, None, Some(by.who.id)).await?;
     let details = json!({"replaces": id, "kind": new.kind.as_str(), "crs": crs.to_string(), "name": new.name});
     by.actor().record(&mut tx, "fence.edit", format!("fence {replacement}"), Some(s.person_id), details).await?;
     tx.commit().await?;
@@ -164,8 +159,7 @@ pub async fn add_shared(
         valid_from: None,
         valid_to: None,
     };
-    let id = insert(&mut tx, &new, None).await?;
-    sqlx::query("UPDATE fences SET created_by = $2 WHERE id = $1").bind(id).bind(by.who.id).execute(&mut *tx).await?;
+    let id = insert(&mut tx, &new, None, Some(by.who.id)).await?;
     let details = json!({"organisation": organisation, "kind": kind.as_str(), "shared": true, "name": name});
     by.actor().record(&mut tx, "fence.create", format!("fence {id}"), None, details).await?;
     tx.commit().await?;

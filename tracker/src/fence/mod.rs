@@ -105,19 +105,20 @@ pub fn parse_schedule(v: &Value) -> Result<WeeklySchedule, FenceStoreError> {
 /// Validates and stores a fence as `actor` (audited); returns its id.
 pub async fn add(pool: &PgPool, f: &NewFence, actor: &crate::audit::Actor) -> Result<i64, FenceStoreError> {
     let mut tx = pool.begin().await?;
-    let id = insert(&mut tx, f, None).await?;
+    let id = insert(&mut tx, f, None, actor.staff_id).await?;
     let details = serde_json::json!({"kind": f.kind.as_str(), "crs": f.crs.to_string(), "name": f.name});
     actor.record(&mut tx, "fence.create", format!("fence {id}"), f.person_id, details).await?;
     tx.commit().await?;
     Ok(id)
 }
 
-/// Validates and stores a fence on `conn` (possibly inside a transaction), marked as belonging
-/// to `leave` when it is a leave's destination or route.
+/// Validates and stores a fence on `conn` (possibly inside a transaction), drawn by the staff
+/// account `created_by`, marked as belonging to `leave` when it is a leave's destination or route.
 pub(crate) async fn insert(
     conn: &mut sqlx::PgConnection,
     f: &NewFence,
     leave: Option<i64>,
+    created_by: Option<i64>,
 ) -> Result<i64, FenceStoreError> {
     let wgs = geojson_to_wgs84(&f.geojson, f.crs);
     let shape = geofence::geojson::parse_shape(&wgs)?;
@@ -153,8 +154,8 @@ pub(crate) async fn insert(
         None => geometry,
     };
     let id = sqlx::query_scalar(
-        "INSERT INTO fences (person_id, organisation_id, name, kind, shape, geom, radius_m, half_width_m, schedule, applies_to_all, valid_from, valid_to, leave_id)
-         VALUES ($1, $2, $3, $4, $5, ST_SetSRID(ST_GeomFromGeoJSON($6), 4326), $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+        "INSERT INTO fences (person_id, organisation_id, name, kind, shape, geom, radius_m, half_width_m, schedule, applies_to_all, valid_from, valid_to, leave_id, created_by)
+         VALUES ($1, $2, $3, $4, $5, ST_SetSRID(ST_GeomFromGeoJSON($6), 4326), $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(f.person_id)
     .bind(organisation_id)
@@ -169,6 +170,7 @@ pub(crate) async fn insert(
     .bind(f.valid_from)
     .bind(f.valid_to)
     .bind(leave)
+    .bind(created_by)
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)

@@ -242,14 +242,20 @@ async fn approve_in(tx: &mut PgConnection, approver: i64, id: i64, l: &Pending) 
         &mut *tx,
         &fence(format!("请假目的地（请假 {id}）"), places["destination"].clone()),
         Some(id),
+        Some(approver),
     )
     .await
     .map_err(|source| LeaveError::Place { field: "destination", source })?;
     let route_fence = match places.get("route").filter(|r| !r.is_null()) {
         Some(route) => Some(
-            crate::fence::insert(&mut *tx, &fence(format!("请假路线（请假 {id}）"), route.clone()), Some(id))
-                .await
-                .map_err(|source| LeaveError::Place { field: "route", source })?,
+            crate::fence::insert(
+                &mut *tx,
+                &fence(format!("请假路线（请假 {id}）"), route.clone()),
+                Some(id),
+                Some(approver),
+            )
+            .await
+            .map_err(|source| LeaveError::Place { field: "route", source })?,
         ),
         None => None,
     };
