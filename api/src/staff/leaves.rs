@@ -23,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::sessions::{body, decision, Decision};
-use super::{visible_person, StaffUser};
+use super::StaffUser;
 use crate::error::ApiError;
 use crate::server::AppState;
 
@@ -108,7 +108,7 @@ async fn request(
         .unwrap_or("wgs84")
         .parse()
         .map_err(|e: geofence::crs::UnknownCrs| ApiError::bad("crs", e.to_string()))?;
-    visible_person(&state, &who, person).await?;
+    // `request` checks the person against the account's scope in its own transaction.
     let req = tracker::leave::LeaveRequest {
         person_id: person,
         reason: l.reason,
