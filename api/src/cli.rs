@@ -418,6 +418,8 @@ pub enum ReportFormat {
     Html,
     /// A workbook, one sheet per table.
     Xlsx,
+    /// The page printed to PDF (A4) by headless Chromium (`CHROMIUM` names it; /usr/bin/chromium).
+    Pdf,
 }
 
 #[derive(Debug, Args)]

@@ -54,6 +54,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(config))
         .route("/", axum::routing::get(page))
+        // Notices and report mails link to these paths; the page turns them into its own routes.
+        .route("/alarms/{id}", axum::routing::get(page))
+        .route("/persons/{id}", axum::routing::get(page))
+        .route("/reports/{id}", axum::routing::get(page))
         .route("/app.js", axum::routing::get(script))
         .route("/app.css", axum::routing::get(style))
 }

@@ -220,8 +220,7 @@ pub fn build_scheduler(
         .map(|g| Arc::new(scheduler::gateway::HttpGateway::new(g)) as Arc<dyn scheduler::gateway::CarrierGateway>);
     let mailer: Arc<dyn scheduler::mail::Mailer> =
         scheduler::mail::mailer(&config.mail).map_err(anyhow::Error::msg)?.into();
-    let hook = Arc::new(scheduler::hook::LogHook);
-    Ok(scheduler::Scheduler::new(pool.clone(), clock, config.clone(), ingestor, gateway, mailer, hook))
+    Ok(scheduler::Scheduler::new(pool.clone(), clock, config.clone(), ingestor, gateway, mailer))
 }
 
 /// This process, as the scheduler's status names its leader: host and process id.

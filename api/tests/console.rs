@@ -1,9 +1,9 @@
 //! The console in a real headless Chromium against a real `cctrack serve`: `console/tests/
 //! browser.mjs` (Playwright) logs in as office staff, sees an alarm caused by an OsmAnd fix arrive
 //! without a reload, resolves it with a handling record, draws a fence that the next fix is judged
-//! against, plays back the trajectory, is refused an out-of-scope person, and fails on any request
-//! to another host or any page error. Screenshots of the main pages are kept in
-//! `target/console-screenshots/`.
+//! against, plays back the trajectory, is refused an out-of-scope person, opens a stored report
+//! (its page in a frame, its workbook), and fails on any request to another host or any page
+//! error. Screenshots of the main pages are kept in `target/console-screenshots/`.
 
 mod common;
 
@@ -23,6 +23,31 @@ async fn account(db: &cctrack_tests::TestDb, org: i64, username: &str, role: Rol
         email: None,
     };
     tracker::staff::upsert(&db.pool, &s).await.unwrap();
+}
+
+/// The office's morning lists, stored as the calendar job stores them (no mails); returns the
+/// report's id. They are tomorrow's (Beijing time), whose window holds now: a list counts the
+/// persons in supervision when it ends, or now, and leaves out an office with none.
+async fn store_daily_report(db: &cctrack_tests::TestDb, office: i64) -> i64 {
+    use tracker::report::{daily, render, store};
+    let now = chrono::Utc::now();
+    let day = (now + chrono::Duration::hours(8)).date_naive() + chrono::Duration::days(1);
+    let period = day.format("%Y-%m-%d").to_string();
+    let lists = daily::build(&db.pool, office, day, now, "http://127.0.0.1:8080").await.unwrap();
+    let l = lists.iter().find(|l| l.office.id == office).expect("the office's lists (it has persons)");
+    let new = store::NewReport {
+        kind: store::StoredKind::Daily,
+        organisation_id: office,
+        period: &period,
+        start: l.start,
+        end: l.end,
+        title: l.title(),
+        summary: l.summary(),
+        html: render::daily::html(l),
+        xlsx: render::daily::xlsx(l).unwrap(),
+        ranked: None,
+    };
+    store::store(&db.pool, &new, &[], now).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,6 +88,7 @@ async fn office_staff_work_an_alarm_through_the_console_in_chromium() {
     .await
     .unwrap();
     let (enrolment, _) = enrol_phone(&db, person, "osmand").await;
+    let report = store_daily_report(&db, office).await;
     let server = Server::start(&db.url);
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
@@ -72,6 +98,7 @@ async fn office_staff_work_an_alarm_through_the_console_in_chromium() {
         "office": {"username": "li.office", "password": password},
         "person": {"id": person, "device_id": enrolment, "outside": [122.30, 40.667], "inside": [122.236, 40.668]},
         "out_of_scope_person": outsider,
+        "report": report,
         "screenshots": shots,
     });
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../console/tests/browser.mjs");
@@ -96,7 +123,16 @@ async fn office_staff_work_an_alarm_through_the_console_in_chromium() {
             .await
             .unwrap();
     assert!(drawn >= 1, "a fence was drawn through the console: {log}");
-    for page in ["login", "alarm-queue", "track-playback"] {
+    let formats: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT details->>'format' FROM audit_log
+         WHERE action = 'report.download' AND staff_id IS NOT NULL AND (details->>'report')::bigint = $1 ORDER BY 1",
+    )
+    .bind(report)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(formats, ["html", "xlsx"], "the report was viewed and downloaded through the console, audited: {log}");
+    for page in ["login", "alarm-queue", "track-playback", "reports", "report-view"] {
         let found =
             std::fs::read_dir(&shots).unwrap().flatten().any(|f| f.file_name().to_string_lossy().contains(page));
         assert!(found, "a screenshot of the {page} page");

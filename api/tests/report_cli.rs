@@ -50,6 +50,34 @@ async fn this_weeks_report_as_a_workbook_and_a_page_and_every_flag_checked() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("《站前区跃进司法所社区矫正电子监管周报（"), "{}", &page[..400.min(page.len())]);
     assert!(!page.contains("http:") && !page.contains("https:"));
+    // Rendered by headless Chromium, to PNG and PDF, without a console error or a request.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../console/tests/render-report.mjs");
+    let shots = dir.join("rendered");
+    let out = std::process::Command::new("node")
+        .arg(&script)
+        .arg(&html)
+        .arg(&shots)
+        .output()
+        .expect("node runs (scripts/setup installs it)");
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "rendering the report failed: {log}");
+    let rendered: serde_json::Value = serde_json::from_str(log.lines().next().unwrap_or("")).expect(&log);
+    assert_eq!(rendered["charts"], 3, "{log}");
+    assert!(rendered["png"].as_u64().unwrap() > 10_000 && rendered["pdf_pages"].as_u64().unwrap() >= 2, "{log}");
+
+    // Printed by headless Chromium: a PDF of A4 pages.
+    let pdf = dir.join("week.pdf");
+    let out = common::cctrack(&db.url)
+        .args(["report", "--period", &week, "--format", "pdf", "--out"])
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    let count = |needle: &[u8]| bytes.windows(needle.len()).filter(|w| *w == needle).count();
+    let pages = count(b"/Type /Page") - count(b"/Type /Pages");
+    assert!(pages >= 2, "a whole week's report fills more than one page: {pages}");
 
     let refused = |args: &[&str], flag: &str| {
         let out = common::cctrack(&db.url).arg("report").args(args).output().unwrap();
@@ -62,7 +90,8 @@ async fn this_weeks_report_as_a_workbook_and_a_page_and_every_flag_checked() {
     refused(&["--period", "2026-W99", "--format", "html", "--out", file], "--period");
     refused(&["--period", "2026-13", "--format", "html", "--out", file], "--period");
     refused(&["--period", "2099-W01", "--format", "html", "--out", file], "--period");
-    refused(&["--period", &week, "--format", "pdf", "--out", file], "--format");
+    refused(&["--period", &week, "--format", "docx", "--out", file], "--format");
+    refused(&["--period", &week, "--format", "pdf", "--out", file], "--out");
     refused(&["--period", &week, "--format", "html", "--out", file, "--org", "999999"], "--org");
     refused(&["--period", &week, "--format", "html", "--out", file, "--org", "0"], "--org");
     refused(&["--period", &week, "--format", "html", "--out", "/no/such/dir/x.html"], "--out");
@@ -75,6 +104,6 @@ async fn this_weeks_report_as_a_workbook_and_a_page_and_every_flag_checked() {
         .fetch_one(&db.pool)
         .await
         .unwrap();
-    assert_eq!(exports, 2);
+    assert_eq!(exports, 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }

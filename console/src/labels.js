@@ -39,8 +39,9 @@ export const AUDIT_ACTION = {
   'leave.request': '请假申请', 'leave.approve': '批准请假', 'leave.reject': '驳回请假', 'leave.cancel': '撤销请假',
   'assessment.propose': '提出分级评估', 'assessment.approve': '批准分级', 'assessment.reject': '驳回分级',
   'basis.create': '登记定位依据', 'basis.revoke': '撤销定位依据', 'device.enrol': '登记手机', 'device.retire': '停用手机',
-  'device.reenrol': '更换手机凭据',
+  'device.reenrol': '更换手机凭据', 'report.download': '查看/下载报表',
 };
+export const REPORT_KIND = { daily: '每日名单', weekly: '周报', monthly: '月报' };
 export const WEEKDAYS = ['一', '二', '三', '四', '五', '六', '日'];
 
 export function levelBadge(level, isKey, keyInterval) {

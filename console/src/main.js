@@ -20,6 +20,7 @@ import { leavesPage } from './pages/leaves.js';
 import { assessmentsPage } from './pages/assessments.js';
 import { dashboardPage } from './pages/dashboard.js';
 import { auditPage } from './pages/audit.js';
+import { reportsPage, reportPage } from './pages/reports.js';
 
 let returnTo = null;
 let loginReason = null;
@@ -97,6 +98,8 @@ route('/persons/:id/track', page(trackPage, { full: true }));
 route('/persons/:id/fences', page(fencesPage, { full: true }));
 route('/leaves', page(leavesPage));
 route('/assessments', page(assessmentsPage));
+route('/reports', page(reportsPage));
+route('/reports/:id', page(reportPage, { full: true }));
 route('/dashboard', page(dashboardPage));
 route('/audit', page(auditPage), { roles: ['auditor', 'city_admin'] });
 
@@ -134,5 +137,8 @@ live.subscribe((e) => {
 
 // Browsers let a page play sound only after a user gesture: the first click or key unlocks it.
 for (const ev of ['pointerdown', 'keydown']) document.addEventListener(ev, live.unlockAudio, { capture: true });
+
+// Notices and report e-mails link to paths (`…/alarms/ID`, `…/reports/ID`): the same routes as hashes.
+if (location.pathname !== '/' && !location.hash) history.replaceState(null, '', `/#${location.pathname}${location.search}`);
 
 loadConfig().then(start);

@@ -12,6 +12,7 @@ const NAV = [
   ['/persons', '矫正人员', () => true],
   ['/leaves', '请假外出', () => true],
   ['/assessments', '分级评估', () => true],
+  ['/reports', '报表', () => true],
   ['/dashboard', '统计概览', () => session.user.role !== 'office_staff'],
   ['/audit', '审计日志', () => can.readAudit()],
 ];

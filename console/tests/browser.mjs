@@ -4,7 +4,9 @@
 //   CCTRACK_BROWSER_FIXTURE='{"base_url": "http://127.0.0.1:8080", "osmand_url": "http://127.0.0.1:5055",
 //     "office": {"username": "...", "password": "..."},
 //     "person": {"id": 1, "device_id": "<enrolment id>", "outside": [lon, lat], "inside": [lon, lat]},
-//     "out_of_scope_person": 13, "screenshots": "/tmp/shots"}' node tests/browser.mjs
+//     "out_of_scope_person": 13, "report": 1, "screenshots": "/tmp/shots"}' node tests/browser.mjs
+//
+// `report` is a stored report (daily lists) of the office's organisation.
 //
 // (the variable may also name a JSON file). Exit code 0 when every step passed; otherwise 1
 // with the failing step and why. CHROMIUM overrides /usr/bin/chromium; HEADED=1 shows the window.
@@ -247,6 +249,85 @@ try {
     await shot('11-leaves');
     await nav('/dashboard', 'main[data-ready="true"]');
     await shot('12-dashboard');
+  });
+
+  const reportRow = `tr[data-testid="report-row"][data-id="${fx.report}"]`;
+  await step('the reports page lists the office\'s report, and filters by kind', async () => {
+    await page.click('[data-testid="nav-reports"]');
+    await page.waitForSelector(reportRow);
+    const title = await page.textContent(`${reportRow} [data-testid="report-title"]`);
+    if (!title.includes('每日监管名单')) fail(`the report's title is "${title}"`);
+    const figures = await page.textContent(`${reportRow} [data-testid="report-figures"]`);
+    for (const f of ['异常定位', '越界', '定位缺失']) if (!figures.includes(f)) fail(`the daily report's figures "${figures}" lack ${f}`);
+    const link = page.locator(`${reportRow} [data-testid="report-xlsx"]`);
+    const href = await link.evaluate((a) => a.href);
+    if (href !== `${origin}/api/v1/reports/${fx.report}/xlsx` || !(await link.evaluate((a) => a.hasAttribute('download')))) {
+      fail(`the row's 下载XLSX link is ${href}, not a download of the report's workbook`);
+    }
+    await shot('13-reports');
+    await page.click('[data-testid="reports-kind-weekly"]');
+    await page.waitForSelector('[data-testid="reports-empty"]');
+    if (await page.$(reportRow)) fail('the daily lists are listed under 周报');
+    await page.click('[data-testid="reports-kind-daily"]');
+    await page.waitForSelector(reportRow);
+    if (!new URLSearchParams(page.url().split('?')[1] || '').get('kind')) fail(`the filter is not in the address: ${page.url()}`);
+  });
+
+  await step('a report opens as its page in a frame, prints, and downloads as a workbook', async () => {
+    await page.click(`${reportRow} [data-testid="report-open"]`);
+    await page.waitForSelector(`[data-testid="report-view"][data-id="${fx.report}"]`);
+    await page.waitForSelector('main[data-ready="true"]');
+    const heading = await page.textContent('[data-testid="report-heading"]');
+    const h1 = await page.frameLocator('[data-testid="report-frame"]').locator('h1').textContent();
+    if (!h1.includes('名单')) fail(`the framed report's heading is "${h1}"`);
+    if (heading !== h1) fail(`the page's title "${heading}" is not the report's "${h1}"`);
+    const box = await page.locator('[data-testid="report-frame"]').boundingBox();
+    if (!box || box.height < 400) fail(`the report's frame is ${box ? box.height : 0} px high`);
+    await shot('14-report-view');
+    // 打印 prints the frame (its print() is replaced here: headless Chromium has no dialog to wait for).
+    await page.evaluate(() => {
+      const w = document.querySelector('[data-testid="report-frame"]').contentWindow;
+      w.print = () => { window.__printed = (window.__printed || 0) + 1; };
+    });
+    await page.click('[data-testid="report-print"]');
+    if ((await page.evaluate(() => window.__printed)) !== 1) fail('打印 did not print the framed report');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="report-view"] [data-testid="report-xlsx"]')]);
+    if (!download.suggestedFilename().endsWith('.xlsx')) fail(`the workbook downloads as "${download.suggestedFilename()}"`);
+    await download.cancel().catch(() => {});
+    const x = await page.evaluate(async (id) => {
+      const r = await fetch(`/api/v1/reports/${id}/xlsx`, { credentials: 'same-origin' });
+      const b = new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, type: r.headers.get('content-type'), zip: b[0] === 0x50 && b[1] === 0x4b, size: b.length };
+    }, fx.report);
+    if (x.status !== 200 || x.type !== 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' || !x.zip) {
+      fail(`the workbook answered ${x.status} ${x.type} (${x.size} bytes${x.zip ? '' : ', not a zip'})`);
+    }
+    // A person's name in the lists links to <console_url>/persons/ID: it opens the console's page, not inside the frame.
+    await page.frameLocator('[data-testid="report-frame"]').locator('body').evaluate((body, pid) => {
+      const a = body.ownerDocument.createElement('a');
+      a.id = 'person-link';
+      a.href = `http://127.0.0.1:8080/persons/${pid}`;
+      a.textContent = '张三';
+      body.prepend(a);
+    }, person.id);
+    await page.frameLocator('[data-testid="report-frame"]').locator('#person-link').click();
+    await page.waitForSelector('[data-testid="person-profile"]');
+    await page.goBack();
+    await page.waitForSelector(`[data-testid="report-view"][data-id="${fx.report}"]`);
+    await page.click('[data-testid="report-back"]');
+    await page.waitForSelector(reportRow);
+  });
+
+  await step('a mail\'s link to a report (a path, not a hash) opens that report', async () => {
+    await page.goto(`${origin}/reports/${fx.report}`);
+    await page.waitForSelector(`[data-testid="report-view"][data-id="${fx.report}"]`);
+    if (!page.url().endsWith(`/#/reports/${fx.report}`)) fail(`the address became ${page.url()}`);
+  });
+
+  await step('a report out of scope or missing says so', async () => {
+    await nav(`/reports/${fx.report + 1000000}`, '[data-testid="not-found"]');
+    const text = await page.textContent('[data-testid="not-found"]');
+    if (!text.includes('报表不存在或不在您的管辖范围内')) fail(`the page says "${text}"`);
   });
 
   await step('every request stayed on the server\'s origin', async () => {

@@ -1,13 +1,15 @@
-//! Sending notices: over SMTP with lettre (STARTTLS, TLS or plain), as `.eml` files in a
-//! directory (the demo's mail catcher), or not at all when nothing is configured (recorded as
-//! not sent, never an error). Each message carries the Message-ID `<notice-ID@cctrack>`, the
-//! same on every attempt.
+//! Sending mails (alarm notices, reports with their workbook attached): over SMTP with lettre
+//! (STARTTLS, TLS or plain), as `.eml` files in a directory (the demo's mail catcher), or not at
+//! all when nothing is configured (recorded as not sent, never an error). Each message carries a
+//! Message-ID from its outbox row (`<notice-ID@cctrack>`, `<report-mail-ID@cctrack>`), the same
+//! on every attempt.
 
 use std::path::PathBuf;
 use std::pin::Pin;
 
 use lettre::message::header::ContentType;
 pub use lettre::message::Mailbox;
+use lettre::message::{Attachment, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tracker::schedule::notices::Notice;
@@ -26,8 +28,39 @@ pub enum Sent {
     NotConfigured,
 }
 
+/// One message of an outbox.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    /// Names the message (`notice-7`): its Message-ID and, in a mail directory, its file.
+    pub key: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub attachment: Option<File>,
+}
+
+/// A file attached to a mail.
+#[derive(Debug, Clone)]
+pub struct File {
+    pub name: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+impl From<&Notice> for Mail {
+    fn from(n: &Notice) -> Mail {
+        Mail {
+            key: format!("notice-{}", n.id),
+            recipient: n.recipient.clone(),
+            subject: n.subject.clone(),
+            body: n.body.clone(),
+            attachment: None,
+        }
+    }
+}
+
 pub trait Mailer: Send + Sync {
-    fn send<'a>(&'a self, notice: &'a Notice) -> Pin<Box<dyn std::future::Future<Output = Sent> + Send + 'a>>;
+    fn send<'a>(&'a self, mail: &'a Mail) -> Pin<Box<dyn std::future::Future<Output = Sent> + Send + 'a>>;
 }
 
 /// The mailer `config` asks for.
@@ -45,37 +78,46 @@ pub fn mailer(config: &MailConfig) -> Result<Box<dyn Mailer>, String> {
 struct NoMail;
 
 impl Mailer for NoMail {
-    fn send<'a>(&'a self, _: &'a Notice) -> Pin<Box<dyn std::future::Future<Output = Sent> + Send + 'a>> {
+    fn send<'a>(&'a self, _: &'a Mail) -> Pin<Box<dyn std::future::Future<Output = Sent> + Send + 'a>> {
         Box::pin(async { Sent::NotConfigured })
     }
 }
 
-fn message(from: &str, n: &Notice) -> Result<Message, String> {
+fn message(from: &str, m: &Mail) -> Result<Message, String> {
     let from: Mailbox = from.parse().map_err(|e| format!("sender {from:?}: {e}"))?;
-    let to: Mailbox = n.recipient.parse().map_err(|e| format!("recipient {:?}: {e}", n.recipient))?;
-    Message::builder()
-        .message_id(Some(format!("<notice-{}@cctrack>", n.id)))
+    let to: Mailbox = m.recipient.parse().map_err(|e| format!("recipient {:?}: {e}", m.recipient))?;
+    let builder = Message::builder()
+        .message_id(Some(format!("<{}@cctrack>", m.key)))
         .from(from)
         .to(to)
-        .subject(n.subject.clone())
-        .header(ContentType::TEXT_PLAIN)
-        .body(n.body.clone())
-        .map_err(|e| format!("notice {}: {e}", n.id))
+        .subject(m.subject.clone());
+    let built = match &m.attachment {
+        None => builder.header(ContentType::TEXT_PLAIN).body(m.body.clone()),
+        Some(file) => {
+            let kind = ContentType::parse(file.content_type).map_err(|e| format!("{}: {e}", m.key))?;
+            builder.multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(m.body.clone()))
+                    .singlepart(Attachment::new(file.name.clone()).body(file.bytes.clone(), kind)),
+            )
+        }
+    };
+    built.map_err(|e| format!("{}: {e}", m.key))
 }
 
-/// Writes `notice-ID.eml` into a directory: a second attempt overwrites, never duplicates.
+/// Writes `KEY.eml` into a directory: a second attempt overwrites, never duplicates.
 struct DirMail {
     dir: PathBuf,
 }
 
 impl Mailer for DirMail {
-    fn send<'a>(&'a self, n: &'a Notice) -> Pin<Box<dyn std::future::Future<Output = Sent> + Send + 'a>> {
+    fn send<'a>(&'a self, mail: &'a Mail) -> Pin<Box<dyn std::future::Future<Output = Sent> + Send + 'a>> {
         Box::pin(async move {
-            let m = match message("cctrack <cctrack@localhost>", n) {
+            let m = match message("cctrack <cctrack@localhost>", mail) {
                 Ok(m) => m,
                 Err(e) => return Sent::Permanent(e),
             };
-            let path = self.dir.join(format!("notice-{}.eml", n.id));
+            let path = self.dir.join(format!("{}.eml", mail.key));
             match tokio::fs::write(&path, m.formatted()).await {
                 Ok(()) => Sent::Accepted,
                 Err(e) => Sent::Transient(format!("writing {}: {e}", path.display())),
@@ -109,9 +151,9 @@ impl SmtpMail {
 }
 
 impl Mailer for SmtpMail {
-    fn send<'a>(&'a self, n: &'a Notice) -> Pin<Box<dyn std::future::Future<Output = Sent> + Send + 'a>> {
+    fn send<'a>(&'a self, mail: &'a Mail) -> Pin<Box<dyn std::future::Future<Output = Sent> + Send + 'a>> {
         Box::pin(async move {
-            let m = match message(&self.from, n) {
+            let m = match message(&self.from, mail) {
                 Ok(m) => m,
                 Err(e) => return Sent::Permanent(e),
             };

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracker::alarm::{Kind, State};
 use tracker::ingest::fix::{FieldNames, RawFix, Source};
 use tracker::ingest::{Ingestor, Job};
+use tracker::report::store as report_store;
 use tracker::schedule::escalation::{self, Decision, DueStep, PlannedStep};
 use tracker::schedule::{calendar as runs, failures, leader, notices, polling};
 
@@ -16,9 +17,8 @@ use crate::calendar::Job as CalendarJob;
 use crate::clock::Clock;
 use crate::config::SchedulerConfig;
 use crate::gateway::{CarrierGateway, Located};
-use crate::hook::CalendarHook;
 use crate::ladder::{Ladder, Step};
-use crate::mail::{Mailer, Sent};
+use crate::mail::{Mail, Mailer, Sent};
 
 /// Items handled per query: a tick costs O(due), in pages of this size.
 const PAGE: i64 = 500;
@@ -60,7 +60,6 @@ pub struct Scheduler {
     ingestor: Arc<Ingestor>,
     gateway: Option<Arc<dyn CarrierGateway>>,
     mailer: Arc<dyn Mailer>,
-    hook: Arc<dyn CalendarHook>,
     /// [`Scheduler::run`] waits until this is true (the demo opens it once its fleet caught up).
     gate: Option<tokio::sync::watch::Receiver<bool>>,
 }
@@ -73,9 +72,8 @@ impl Scheduler {
         ingestor: Arc<Ingestor>,
         gateway: Option<Arc<dyn CarrierGateway>>,
         mailer: Arc<dyn Mailer>,
-        hook: Arc<dyn CalendarHook>,
     ) -> Self {
-        Scheduler { pool, clock, config, ingestor, gateway, mailer, hook, gate: None }
+        Scheduler { pool, clock, config, ingestor, gateway, mailer, gate: None }
     }
 
     /// Locates Traccar Client phones through `gateway` (the demo's, known only once its fleet runs).
@@ -302,8 +300,11 @@ impl Scheduler {
         for job in CalendarJob::ALL {
             let period = job.latest(now);
             if runs::claim(&self.pool, job.as_str(), &period.name, now).await? {
-                if let Err(e) = self.hook.run(&self.pool, job, &period.name).await {
-                    tracing::warn!(job = job.as_str(), period = %period.name, error = %e, "calendar job failed");
+                match crate::reports::run(&self.pool, &self.config, job, &period.name, now).await {
+                    Ok(n) => tracing::info!(job = job.as_str(), period = %period.name, reports = n, "calendar job ran"),
+                    Err(e) => {
+                        tracing::warn!(job = job.as_str(), period = %period.name, error = %e, "calendar job failed")
+                    }
                 }
                 ran += 1;
             }
@@ -311,25 +312,16 @@ impl Scheduler {
         Ok(ran)
     }
 
-    /// Sends the notices that are due; (sent, not sent).
+    /// Sends the alarm notices that are due; (sent, not sent).
     pub async fn send_notices(&self) -> Result<(usize, usize), sqlx::Error> {
         let (mut sent, mut other) = (0, 0);
         loop {
             let due = notices::claim_due(&self.pool, self.clock.now(), 50).await?;
             if due.is_empty() {
-                return Ok((sent, other));
+                break;
             }
             for n in &due {
-                let outcome = match self.mailer.send(n).await {
-                    Sent::Accepted => notices::Outcome::Sent,
-                    Sent::NotConfigured => notices::Outcome::Unsent,
-                    Sent::Permanent(error) => notices::Outcome::Failed { error },
-                    Sent::Transient(error) if n.attempts >= MAX_ATTEMPTS => notices::Outcome::Failed { error },
-                    Sent::Transient(error) => {
-                        let wait = (30i64 << (n.attempts - 1).clamp(0, 6)).min(1800);
-                        notices::Outcome::Retry { error, at: self.clock.now() + chrono::Duration::seconds(wait) }
-                    }
-                };
+                let outcome = self.attempt(&Mail::from(n), n.attempts).await;
                 if outcome == notices::Outcome::Sent {
                     sent += 1;
                 } else {
@@ -337,6 +329,44 @@ impl Scheduler {
                     tracing::warn!(notice = n.id, alarm = n.alarm_id, outcome = ?outcome, "notice not sent");
                 }
                 notices::record(&self.pool, n.id, &outcome, self.clock.now()).await?;
+            }
+        }
+        Ok((sent, other))
+    }
+
+    /// Sends the report mails that are due (after the alarm notices: an escalation never waits
+    /// behind a report); (sent, not sent).
+    pub async fn send_report_mails(&self) -> Result<(usize, usize), sqlx::Error> {
+        let (mut sent, mut other) = (0, 0);
+        loop {
+            let due = report_store::claim_due_mails(&self.pool, self.clock.now(), 10).await?;
+            if due.is_empty() {
+                return Ok((sent, other));
+            }
+            for m in &due {
+                let outcome = self.attempt(&crate::reports::compose(m, &self.config.console_url), m.attempts).await;
+                if outcome == notices::Outcome::Sent {
+                    sent += 1;
+                } else {
+                    other += 1;
+                    tracing::warn!(report_mail = m.id, report = m.report_id, outcome = ?outcome, "report mail not sent");
+                }
+                report_store::record_mail(&self.pool, m.id, &outcome, self.clock.now()).await?;
+            }
+        }
+    }
+
+    /// One attempt at sending `mail`, its `attempts`-th: sent, to retry after a back-off (30 s
+    /// doubling, at most 30 min), or given up.
+    async fn attempt(&self, mail: &Mail, attempts: i32) -> notices::Outcome {
+        match self.mailer.send(mail).await {
+            Sent::Accepted => notices::Outcome::Sent,
+            Sent::NotConfigured => notices::Outcome::Unsent,
+            Sent::Permanent(error) => notices::Outcome::Failed { error },
+            Sent::Transient(error) if attempts >= MAX_ATTEMPTS => notices::Outcome::Failed { error },
+            Sent::Transient(error) => {
+                let wait = (30i64 << (attempts - 1).clamp(0, 6)).min(1800);
+                notices::Outcome::Retry { error, at: self.clock.now() + chrono::Duration::seconds(wait) }
             }
         }
     }
@@ -403,6 +433,8 @@ impl Scheduler {
     async fn outbox(self: Arc<Self>, stop: CancellationToken) {
         loop {
             if let Err(e) = self.send_notices().await {
+                tracing::warn!(error = %e, "scheduler outbox: database unavailable");
+            } else if let Err(e) = self.send_report_mails().await {
                 tracing::warn!(error = %e, "scheduler outbox: database unavailable");
             }
             tokio::select! {

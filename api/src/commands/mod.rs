@@ -5,6 +5,7 @@ mod boundaries;
 mod demo;
 mod demo_fleet;
 mod orgs;
+mod pdf;
 mod records;
 mod report;
 mod schedule;

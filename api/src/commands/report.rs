@@ -1,5 +1,5 @@
-//! `cctrack report`: a report of the city, a county or an office for a period, written as HTML
-//! or XLSX. Every flag is checked, and an error names the flag; the export is audited.
+//! `cctrack report`: a report of the city, a county or an office for a period, written as HTML,
+//! XLSX or PDF. Every flag is checked, and an error names the flag; the export is audited.
 
 use std::path::Path;
 
@@ -26,6 +26,7 @@ pub fn check_out(a: &ReportArgs) -> anyhow::Result<()> {
     let expected = match a.format {
         ReportFormat::Html => ["html", "htm"].as_slice(),
         ReportFormat::Xlsx => ["xlsx"].as_slice(),
+        ReportFormat::Pdf => ["pdf"].as_slice(),
     };
     if let Some(ext) = ext.filter(|e| !expected.contains(&e.as_str())) {
         bail!("--out: {} ends in .{ext}, but --format is {}", out.display(), expected[0]);
@@ -48,6 +49,7 @@ pub async fn run(pool: sqlx::PgPool, a: ReportArgs) -> anyhow::Result<()> {
     let (bytes, format) = match a.format {
         ReportFormat::Html => (report::render::html(&r).into_bytes(), "html"),
         ReportFormat::Xlsx => (report::render::xlsx(&r).context("writing the workbook")?, "xlsx"),
+        ReportFormat::Pdf => (super::pdf::print(&report::render::html(&r)).await.context("printing the PDF")?, "pdf"),
     };
     // Written beside the target and renamed: a reader never sees half a report.
     let tmp = a.out.with_extension(format!("{format}.partial"));

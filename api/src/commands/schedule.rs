@@ -57,14 +57,19 @@ pub async fn tick(pool: sqlx::PgPool, config: SchedulerConfig, a: SchedulerTickA
     let report = s.tick().await?;
     let ticked = started.elapsed();
     let (sent, unsent) = s.send_notices().await?;
+    let (reports_sent, reports_unsent) = s.send_report_mails().await?;
     ingestor.shutdown().await;
     leadership.resign().await?;
     if a.json {
         let mut v = serde_json::to_value(&report)?;
         v["notices_sent"] = sent.into();
         v["notices_not_sent"] = unsent.into();
+        v["report_mails_sent"] = reports_sent.into();
+        v["report_mails_not_sent"] = reports_unsent.into();
         v["tick_ms"] = (ticked.as_secs_f64() * 1000.0).into();
         return emit(&(serde_json::to_string(&v)? + "\n"));
     }
-    emit(&format!("{report:?}; notices sent {sent}, not sent {unsent}; tick {ticked:?}\n"))
+    emit(&format!(
+        "{report:?}; notices sent {sent}, not sent {unsent}; report mails sent {reports_sent}, not sent {reports_unsent}; tick {ticked:?}\n"
+    ))
 }

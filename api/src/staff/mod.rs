@@ -15,6 +15,7 @@ mod fences;
 mod leaves;
 mod persons;
 mod records;
+mod reports;
 mod sessions;
 mod tracks;
 
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(devices::router())
         .merge(leaves::router())
         .merge(fences::router())
+        .merge(reports::router())
         .split_for_parts();
     doc::publish(&doc::finish(openapi));
     router.layer(axum::middleware::map_response(json_rejections))

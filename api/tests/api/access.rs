@@ -33,6 +33,7 @@ struct World {
     leave: i64,
     assessment: i64,
     basis: i64,
+    report: i64,
 }
 
 /// Signed-in sessions by username (a password check per call would dominate the run).
@@ -69,7 +70,27 @@ async fn world(app: &TestApp, t: &Tokens, o: &Orgs, n: usize, template: &str) ->
         .fetch_one(&app.db.pool)
         .await
         .unwrap();
-    World { name, person: p, device, alarm, fence, leave, assessment, basis }
+    let report = if template.contains("/reports/") { report(app, o.office, n).await } else { 0 };
+    World { name, person: p, device, alarm, fence, leave, assessment, basis, report }
+}
+
+/// A stored report of the office (its content is not what this test is about).
+async fn report(app: &TestApp, office: i64, n: usize) -> i64 {
+    use tracker::report::store::{store, NewReport, StoredKind};
+    let start = chrono::Utc::now() - chrono::Duration::days(n as i64);
+    let new = NewReport {
+        kind: StoredKind::Daily,
+        organisation_id: office,
+        period: &start.format("%Y-%m-%d").to_string(),
+        start,
+        end: start + chrono::Duration::days(1),
+        title: format!("每日监管名单{n}"),
+        summary: json!({}),
+        html: "<h1>每日监管名单</h1>".into(),
+        xlsx: b"PK".to_vec(),
+        ranked: None,
+    };
+    store(&app.db.pool, &new, &[], chrono::Utc::now()).await.unwrap()
 }
 
 fn leave_body() -> Value {
@@ -99,6 +120,7 @@ fn fill(template: &str, w: &World, o: &Orgs, missing: bool) -> String {
             "organisation" => o.office,
             "id" if template.starts_with("/api/v1/alarms/") => w.alarm,
             "id" if template.starts_with("/api/v1/assessments/") => w.assessment,
+            "id" if template.starts_with("/api/v1/reports/") => w.report,
             other => {
                 panic!("{template}: the access matrix does not know the path parameter {other:?}; add it to `fill`")
             }

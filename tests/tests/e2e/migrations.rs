@@ -65,6 +65,10 @@ const LANDED: &[(i64, &str)] = &[
         20261207000014,
         "22c732fe6db1dcb3b6d5921ede8fe808c1a0f69e7b4e374136ee112045dad2c9879e8b2adbb9e4dc47e2853861c5caed",
     ),
+    (
+        20261207000015,
+        "488b1e13731d971495d4ac47f32bb36d1ce7b4ed35c7885ba12fcb79ab93771319d17b73bfe517706c9b53bb5695ca87",
+    ),
 ];
 
 fn hex(bytes: &[u8]) -> String {

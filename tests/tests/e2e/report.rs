@@ -537,10 +537,15 @@ async fn a_week_across_a_month_boundary_has_the_figures_worked_out_by_hand() {
 
     // Ranking: C has nothing to fail (100), A 50×0.6 + 20×2/3 + 30×0.5 − 10, B 50×2/3 + 20 + 0 − 10.
     let ranking: Vec<(usize, i64, &str)> =
-        r.ranking.iter().map(|x| (x.rank, x.office_id, x.verdict.label_zh())).collect();
+        r.ranking.iter().map(|x| (x.rank, x.organisation_id, x.verdict.label_zh())).collect();
     assert_eq!(ranking, [(1, fx.office_c, "通报表扬"), (2, fx.office_a, ""), (3, fx.office_b, "通报批评")]);
     assert!((r.ranking[1].score - (30.0 + 40.0 / 3.0 + 15.0 - 10.0)).abs() < 1e-9);
     assert!((r.ranking[2].score - (100.0 / 3.0 + 20.0 - 10.0)).abs() < 1e-9);
+
+    // The time-to-resolve distribution counts every alarm closed by as_of, once.
+    let bucketed: i64 = r.resolve_times.iter().map(|b| b.count).sum();
+    assert_eq!(bucketed, r.alarms.total().handled);
+    assert_eq!(r.resolve_times.len(), report::alarms::RESOLVE_BUCKETS.len());
 
     // The same report built again is the same: nothing after as_of counts.
     let again = week(&fx, fx.city).await;
@@ -658,4 +663,98 @@ async fn a_period_without_requests_or_alarms_shows_dashes_not_a_division_by_zero
     let rows: Vec<Vec<Data>> = book.worksheet_range("定位成功率").unwrap().rows().map(|r| r.to_vec()).collect();
     assert_eq!(cell(&rows, "合计", "定位成功率"), &Data::String("—".into()));
     assert_eq!(number(cell(&rows, "合计", "发出")), 0.0);
+}
+
+/// Keeps a ranking row of an earlier week as its bulletin published it.
+async fn kept(fx: &Fixture, week_start: &str, office: i64, verdict: &str) {
+    let start = t(&format!("{week_start} 00:00"));
+    sqlx::query(
+        "INSERT INTO rankings (kind, period_start, period_end, organisation_id, unit, rank, ranked, score, verdict)
+         VALUES ('weekly', $1, $2, $3, 'office', 1, 3, 50, $4)",
+    )
+    .bind(start)
+    .bind(start + chrono::Duration::weeks(1))
+    .bind(office)
+    .bind(verdict)
+    .execute(&fx.db.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn kept_rankings_count_the_weeks_in_a_row_an_office_was_criticised_and_call_a_talk_at_three() {
+    let fx = fixture().await;
+    // W48 (Nov 23) and W47 (Nov 16) were kept: B criticised in both, A only in W48; C praised.
+    kept(&fx, "2026-11-16", fx.office_b, "criticised").await;
+    kept(&fx, "2026-11-16", fx.office_a, "none").await;
+    kept(&fx, "2026-11-23", fx.office_b, "criticised").await;
+    kept(&fx, "2026-11-23", fx.office_a, "criticised").await;
+    kept(&fx, "2026-11-23", fx.office_c, "praised").await;
+    let r = week(&fx, fx.city).await;
+    let streaks: Vec<(i64, Option<u32>, bool)> =
+        r.ranking.iter().map(|x| (x.organisation_id, x.criticised_streak, x.talk())).collect();
+    // W49: C praised, A in the middle (its streak ends), B criticised a third week in a row.
+    assert_eq!(streaks, [(fx.office_c, Some(0), false), (fx.office_a, Some(0), false), (fx.office_b, Some(3), true)]);
+    let talk = report::render::tables(&r).into_iter().find(|t| t.sheet == "司法所排名").unwrap();
+    assert!(talk.headers.contains(&"连续通报批评期数") && talk.headers.contains(&"约谈"));
+    assert!(talk.note.as_deref().unwrap_or("").contains("建设司法所"), "{:?}", talk.note);
+    // Counties are ranked in the city's report: 站前区 (with A and B) and 西市区 (with C).
+    assert_eq!(r.county_ranking.len(), 2);
+    assert!(report::render::tables(&r).iter().any(|t| t.sheet == "区县排名"));
+
+    // A week missing from the kept ones breaks the run: W47 not kept, B is at two.
+    sqlx::query("DELETE FROM rankings WHERE period_start = $1")
+        .bind(t("2026-11-16 00:00"))
+        .execute(&fx.db.pool)
+        .await
+        .unwrap();
+    let r = week(&fx, fx.city).await;
+    assert_eq!(r.ranking[2].criticised_streak, Some(2));
+    assert!(!r.ranking[2].talk());
+    // A county's own report ranks its offices without the city's history.
+    assert!(week(&fx, fx.county).await.ranking.iter().all(|x| x.criticised_streak.is_none()));
+
+    // Storing the city's bulletin keeps its ranking (offices and counties), replacing a rerun's.
+    fn new<'a>(r: &'a Report, city: i64) -> tracker::report::store::NewReport<'a> {
+        tracker::report::store::NewReport {
+            kind: tracker::report::store::StoredKind::Weekly,
+            organisation_id: city,
+            period: "2026-W49",
+            start: r.start,
+            end: r.end,
+            title: r.title(),
+            summary: tracker::report::store::summary(r),
+            html: report::render::html(r),
+            xlsx: report::render::xlsx(r).unwrap(),
+            ranked: Some(r),
+        }
+    }
+    let first =
+        tracker::report::store::store(&fx.db.pool, &new(&r, fx.city), &["a@x.cn".into()], t(AS_OF)).await.unwrap();
+    let again =
+        tracker::report::store::store(&fx.db.pool, &new(&r, fx.city), &["a@x.cn".into(), "b@x.cn".into()], t(AS_OF))
+            .await
+            .unwrap();
+    assert_eq!(first, again, "one report per kind, organisation and period");
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT unit, count(*), string_agg(verdict, ',' ORDER BY rank) FROM rankings WHERE period_start = $1
+         GROUP BY unit ORDER BY unit",
+    )
+    .bind(t("2026-11-30 00:00"))
+    .fetch_all(&fx.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("county".to_string(), 2, "praised,criticised".to_string()),
+            ("office".to_string(), 3, "praised,none,criticised".to_string())
+        ]
+    );
+    let mails: i64 = sqlx::query_scalar("SELECT count(*) FROM report_mails WHERE report_id = $1")
+        .bind(first)
+        .fetch_one(&fx.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(mails, 2, "a rerun queues only the recipient not queued before");
 }

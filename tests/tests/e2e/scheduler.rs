@@ -6,9 +6,11 @@
 //! recovering), and the carrier gateway of the simulator.
 
 use std::collections::HashMap;
+use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use calamine::{Data, Reader, Xlsx};
 use cctrack_tests::TestDb;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use scheduler::clock::{Clock, ManualClock};
@@ -131,15 +133,7 @@ async fn world() -> World {
 impl World {
     fn scheduler(&self, config: SchedulerConfig) -> Scheduler {
         let mailer: Arc<dyn scheduler::mail::Mailer> = scheduler::mail::mailer(&config.mail).unwrap().into();
-        Scheduler::new(
-            self.db.pool.clone(),
-            self.clock.clone(),
-            config,
-            self.ingestor.clone(),
-            None,
-            mailer,
-            Arc::new(scheduler::hook::LogHook),
-        )
+        Scheduler::new(self.db.pool.clone(), self.clock.clone(), config, self.ingestor.clone(), None, mailer)
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -605,7 +599,9 @@ fn readable(mail: &str) -> String {
         .find(|h| h.get_key().eq_ignore_ascii_case("subject"))
         .map(|h| h.get_value())
         .unwrap_or_default();
-    format!("{subject}\n{}", parsed.get_body().unwrap())
+    // A report's mail is multipart (the text, then the workbook): its text is the first part.
+    let text = parsed.subparts.first().unwrap_or(&parsed);
+    format!("{subject}\n{}", text.get_body().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -716,15 +712,7 @@ async fn traccar_phones_are_located_through_the_carrier_gateway() {
     let http: Arc<dyn scheduler::gateway::CarrierGateway> =
         Arc::new(scheduler::gateway::HttpGateway::new(config.gateway.clone().unwrap()));
     let mailer: Arc<dyn scheduler::mail::Mailer> = scheduler::mail::mailer(&config.mail).unwrap().into();
-    let s = Scheduler::new(
-        p.clone(),
-        w.clock.clone(),
-        config,
-        w.ingestor.clone(),
-        Some(http),
-        mailer,
-        Arc::new(scheduler::hook::LogHook),
-    );
+    let s = Scheduler::new(p.clone(), w.clock.clone(), config, w.ingestor.clone(), Some(http), mailer);
     sqlx::query("UPDATE persons SET next_due_at = $1 WHERE id = ANY($2)")
         .bind(w.now())
         .bind(vec![w.strict, w.lenient])
@@ -754,4 +742,134 @@ async fn traccar_phones_are_located_through_the_carrier_gateway() {
     assert!((300.0..=1500.0).contains(&accuracy), "cell-level accuracy: {accuracy}");
     assert_eq!(w.alarm_kinds(w.lenient).await, ["location_failure"]);
     let _ = json!({});
+}
+
+/// The attachments of a mail: (file name, bytes).
+fn attachments(mail: &str) -> Vec<(String, Vec<u8>)> {
+    let parsed = mailparse::parse_mail(mail.as_bytes()).unwrap();
+    parsed
+        .subparts
+        .iter()
+        .filter(|p| p.get_content_disposition().disposition == mailparse::DispositionType::Attachment)
+        .map(|p| {
+            let name = p.get_content_disposition().params.get("filename").cloned().unwrap_or_default();
+            (name, p.get_body_raw().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calendar_jobs_store_the_morning_lists_and_bulletins_and_mail_them_with_the_workbook() {
+    let w = world().await;
+    let p = &w.db.pool;
+    // Monday 2026-12-07, just after 08:00: the lists of the 24 hours before, the report of week
+    // 49 and the bulletin of November fall due. The persons have been supervised since November.
+    w.clock.set(local("2026-12-07T08:00:30"));
+    sqlx::query("UPDATE persons SET created_at = $1").bind(local("2026-11-01T09:00:00")).execute(p).await.unwrap();
+    sqlx::query("UPDATE person_levels SET since = $1").bind(local("2026-11-01T09:00:00")).execute(p).await.unwrap();
+    sqlx::query("UPDATE devices SET enrolled_at = $1").bind(local("2026-11-01T09:00:00")).execute(p).await.unwrap();
+    let office_staff = tracker::staff::NewStaff {
+        organisation_id: w.office,
+        username: "li.office",
+        display_name: "李",
+        role: tracker::staff::Role::OfficeStaff,
+        password: "pass-word-1",
+        email: Some("office@sfj.example.cn"),
+    };
+    tracker::staff::upsert(p, &office_staff).await.unwrap();
+    // In the night: the 严管 person left the area at 21:00 (open, so overnight), the 重点
+    // person's phone reported a mock location at 22:00, the 宽管 person could not be located.
+    let breach = w.alarm(w.strict, Kind::FenceExit, local("2026-12-06T21:00:00")).await;
+    w.fix(w.key, local("2026-12-06T22:00:00")).await;
+    sqlx::query("UPDATE fixes SET mock = true, received_at = $2 WHERE person_id = $1")
+        .bind(w.key)
+        .bind(local("2026-12-06T22:00:05"))
+        .execute(p)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO location_requests (person_id, reason, issued_at, due_at, deadline_at, state, failure_reason, failed_at,
+                                        level, is_key, office_id)
+         VALUES ($1, 'schedule', $2, $2, $2 + interval '15 minutes', 'failed', 'phone_off', $2 + interval '15 minutes',
+                 'lenient', false, $3)",
+    )
+    .bind(w.lenient)
+    .bind(local("2026-12-06T20:00:00"))
+    .bind(w.office)
+    .execute(p)
+    .await
+    .unwrap();
+
+    let sink = Sink::start(0);
+    let s = w.scheduler(smtp(&sink));
+    assert_eq!(s.tick().await.unwrap().calendar_runs, 3);
+    let stored: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT r.kind, o.name, r.period FROM reports r JOIN organisations o ON o.id = r.organisation_id ORDER BY r.id",
+    )
+    .fetch_all(p)
+    .await
+    .unwrap();
+    let stored: Vec<(&str, &str, &str)> = stored.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+    assert_eq!(
+        stored,
+        [
+            ("daily", "跃进司法所", "2026-12-07"),
+            ("weekly", "营口市", "2026-W49"),
+            ("weekly", "站前区", "2026-W49"),
+            ("monthly", "营口市", "2026-11"),
+            ("monthly", "站前区", "2026-11"),
+        ]
+    );
+    // Each to its organisation's staff: the office its lists, the county and the city theirs.
+    assert_eq!(s.send_report_mails().await.unwrap(), (5, 0));
+    assert_eq!(s.send_report_mails().await.unwrap(), (0, 0), "sent once");
+    let mails: Vec<String> = sink.messages();
+    let find = |to: &str, subject: &str| {
+        mails
+            .iter()
+            .find(|m| m.contains(&format!("To: {to}")) && readable(m).contains(subject))
+            .unwrap_or_else(|| panic!("no mail to {to} about {subject}"))
+    };
+    let daily = find("office@sfj.example.cn", "站前区跃进司法所社区矫正每日监管名单（2026年12月7日）");
+    let text = readable(daily);
+    assert!(text.contains("异常定位 1 人，越界报警 1 起，定位缺失 1 人"), "{text}");
+    let weekly = find("city@sfj.example.cn", "营口市社区矫正电子监管周报（2026年第49周）");
+    let text = readable(weekly);
+    assert!(text.contains("报警 1 起") && text.contains("过夜 1 起"), "{text}");
+    assert!(text.contains("http://console.example:8080/reports/"), "{text}");
+    find("county@sfj.example.cn", "营口市站前区社区矫正电子监管周报（2026年第49周）");
+    find("city@sfj.example.cn", "营口市社区矫正电子监管月报（2026年11月）");
+
+    // The workbook is attached, and an independent reader finds the figures in it.
+    let files = attachments(weekly);
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].0, "营口市社区矫正电子监管周报（2026年第49周）.xlsx");
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(files[0].1.clone())).unwrap();
+    let alarms: Vec<Vec<Data>> = book.worksheet_range("报警处置").unwrap().rows().map(|r| r.to_vec()).collect();
+    assert_eq!(alarms[1][0], Data::String("合计".into()));
+    assert!(alarms[1].contains(&Data::Float(1.0)), "one alarm raised, as a number: {:?}", alarms[1]);
+    let files = attachments(daily);
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(files[0].1.clone())).unwrap();
+    for (sheet, person) in [("异常定位名单", "重点对象"), ("越界人员名单", "严管对象"), ("定位缺失名单", "宽管对象")]
+    {
+        let rows: Vec<Vec<Data>> = book.worksheet_range(sheet).unwrap().rows().map(|r| r.to_vec()).collect();
+        assert_eq!(rows.len(), 2, "{sheet}: {rows:?}");
+        assert_eq!(rows[1][0], Data::String(person.into()), "{sheet}");
+    }
+
+    // The lists' page links each person to the console.
+    let html: String = sqlx::query_scalar("SELECT html FROM reports WHERE kind = 'daily'").fetch_one(p).await.unwrap();
+    assert!(html.contains(&format!("href=\"http://console.example:8080/persons/{}\"", w.strict)), "{html}");
+    assert!(html.contains("关机") && html.contains("待处置"), "{html}");
+    assert!(html.contains(&format!("/persons/{}\"", w.key)) && breach > 0);
+
+    // Every report was mailed; the next tick runs no job again.
+    let unmailed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM reports WHERE emailed_at IS NULL").fetch_one(p).await.unwrap();
+    assert_eq!(unmailed, 0);
+    w.clock.advance(Duration::minutes(5));
+    assert_eq!(s.tick().await.unwrap().calendar_runs, 0);
+    // The city's weekly and monthly rankings are kept.
+    let kept: i64 = sqlx::query_scalar("SELECT count(DISTINCT kind) FROM rankings").fetch_one(p).await.unwrap();
+    assert_eq!(kept, 2);
 }

@@ -77,6 +77,25 @@ pub struct KindFigures {
     pub open: i64,
 }
 
+/// The bounds (minutes, upper bound excluded) of the time-to-resolve distribution's buckets; the
+/// last bucket is open.
+pub const RESOLVE_BUCKETS: [(i32, &str); 7] = [
+    (30, "30分钟内"),
+    (60, "30-60分钟"),
+    (120, "1-2小时"),
+    (240, "2-4小时"),
+    (480, "4-8小时"),
+    (1440, "8-24小时"),
+    (i32::MAX, "24小时以上"),
+];
+
+/// Alarms of the period closed by `as_of`, by how long they took, in [`RESOLVE_BUCKETS`] order.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct ResolveBucket {
+    pub bucket: i32,
+    pub count: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct DayCount {
     /// The local (Asia/Shanghai) day the alarms opened on.
@@ -179,4 +198,20 @@ pub(super) async fn per_day(pool: &PgPool, w: &Window) -> Result<Vec<DayCount>, 
         facts = facts(),
     );
     w.bind(sqlx::query_as(&sql)).fetch_all(pool).await
+}
+
+pub(super) async fn resolve_distribution(pool: &PgPool, w: &Window) -> Result<Vec<ResolveBucket>, sqlx::Error> {
+    let bounds: Vec<i32> = RESOLVE_BUCKETS.iter().map(|b| b.0).collect();
+    let sql = format!(
+        "WITH {facts}
+         SELECT (b.n - 1)::int4 AS bucket, count(j.id) AS count
+         FROM unnest($5::int4[]) WITH ORDINALITY AS b(upper, n)
+         LEFT JOIN judged j ON j.closed_at IS NOT NULL
+              AND {minutes} < b.upper
+              AND {minutes} >= coalesce(($5::int4[])[b.n - 1], 0)
+         GROUP BY b.n ORDER BY b.n",
+        facts = facts(),
+        minutes = sql::minutes("j.opened_at", "j.closed_at"),
+    );
+    w.bind(sqlx::query_as(&sql)).bind(bounds).fetch_all(pool).await
 }

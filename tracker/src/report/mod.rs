@@ -12,10 +12,13 @@
 //! - [`period`]: the period; [`scope`]: the organisations reported on;
 //! - [`persons`], [`requests`] (定位成功率, 定位率 and its shortfalls), [`alarms`], [`handling`],
 //!   [`records`] (legal bases expiring, leaves): the figures;
-//! - [`ranking`]: offices ranked by a documented composite of those figures;
-//! - [`render`]: the tables, XLSX and self-contained HTML with inline SVG charts.
+//! - [`ranking`]: offices and counties ranked by a documented composite of those figures, and
+//!   the kept rankings of earlier periods;
+//! - [`render`]: the tables, XLSX and self-contained HTML with inline SVG charts;
+//! - [`daily`]: each office's morning lists; [`store`]: reports kept, mailed and listed.
 
 pub mod alarms;
+pub mod daily;
 pub mod handling;
 pub mod period;
 pub mod persons;
@@ -25,12 +28,14 @@ pub mod render;
 pub mod requests;
 pub mod scope;
 mod sql;
+pub mod store;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
 pub use period::{Period, PeriodError, PeriodKind};
+pub use ranking::Unit;
 pub use scope::{Org, Scope};
 
 use crate::person::Level;
@@ -143,10 +148,14 @@ pub struct Report {
     pub alarms: Breakdown<alarms::AlarmFigures>,
     pub alarm_kinds: Vec<alarms::KindFigures>,
     pub alarms_per_day: Vec<alarms::DayCount>,
+    pub resolve_times: Vec<alarms::ResolveBucket>,
     pub outcomes: Vec<handling::OutcomeFigures>,
     pub bases_expiring: Vec<records::ExpiringBasis>,
     pub leaves: Breakdown<records::LeaveFigures>,
+    /// The offices ranked.
     pub ranking: Vec<ranking::Ranked>,
+    /// The counties ranked (in the city's report; empty otherwise).
+    pub county_ranking: Vec<ranking::Ranked>,
 }
 
 impl Report {
@@ -177,10 +186,21 @@ pub async fn build(pool: &PgPool, scope_id: i64, period: &Period, as_of: DateTim
     let alarms = Breakdown::arrange(&scope, alarms::figures(pool, &w).await?);
     let alarm_kinds = alarms::by_kind(pool, &w).await?;
     let alarms_per_day = alarms::per_day(pool, &w).await?;
+    let resolve_times = alarms::resolve_distribution(pool, &w).await?;
     let outcomes = handling::by_outcome(pool, &w).await?;
     let bases_expiring = records::bases_expiring(pool, &w).await?;
     let leaves = Breakdown::arrange(&scope, records::leaves(pool, &w).await?);
-    let ranking = ranking::rank(&scope, &persons, &requests, &coverage, &alarms);
+    let offices = scope.offices.iter().map(|o| o.id);
+    let mut office_ranking = ranking::rank(Unit::Office, offices, &persons, &requests, &coverage, &alarms);
+    let mut county_ranking = Vec::new();
+    if scope.org.kind == "city" {
+        let counties = scope.counties.iter().map(|c| c.id);
+        county_ranking = ranking::rank(Unit::County, counties, &persons, &requests, &coverage, &alarms);
+        if let Some(kind) = ranking::kept_kind(period.kind) {
+            ranking::streaks(pool, kind, start, Unit::Office, &mut office_ranking).await?;
+            ranking::streaks(pool, kind, start, Unit::County, &mut county_ranking).await?;
+        }
+    }
     Ok(Report {
         scope,
         period: period.clone(),
@@ -194,9 +214,11 @@ pub async fn build(pool: &PgPool, scope_id: i64, period: &Period, as_of: DateTim
         alarms,
         alarm_kinds,
         alarms_per_day,
+        resolve_times,
         outcomes,
         bases_expiring,
         leaves,
-        ranking,
+        ranking: office_ranking,
+        county_ranking,
     })
 }

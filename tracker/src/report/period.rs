@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use serde::Serialize;
 
 /// The longest range of days a report covers.
@@ -166,11 +166,7 @@ pub fn day_zh(d: NaiveDate) -> String {
 
 /// Local (Asia/Shanghai) midnight at the start of `d`, in UTC.
 pub fn midnight(d: NaiveDate) -> DateTime<Utc> {
-    crate::time::shanghai()
-        .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
-        .single()
-        .expect("UTC+8 has no gaps")
-        .to_utc()
+    crate::time::at_local(d, chrono::NaiveTime::MIN)
 }
 
 #[cfg(test)]

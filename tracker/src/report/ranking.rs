@@ -1,14 +1,18 @@
-//! Offices ranked by a documented composite of their figures, best first; the best are praised
-//! and the worst criticised, as a bulletin names them (通报表扬 / 通报批评).
+//! Offices, and in the city's report counties, ranked by a documented composite of their figures,
+//! best first; the best are praised and the worst criticised, as a bulletin names them (通报表扬 /
+//! 通报批评). The city's weekly and monthly rankings are kept ([`keep`]), so that a bulletin counts
+//! the periods in a row an office has been criticised and names those due a talk (约谈).
 
 use std::cmp::Ordering;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::PgPool;
 
 use super::alarms::AlarmFigures;
 use super::persons::PersonFigures;
 use super::requests::{CoverageFigures, RequestFigures};
-use super::{Breakdown, Definition, Group, Scope};
+use super::{Breakdown, Definition, Group, PeriodKind, Report};
 
 pub const COMPOSITE: Definition = Definition {
     term: "综合得分",
@@ -16,13 +20,20 @@ pub const COMPOSITE: Definition = Definition {
 };
 pub const PRAISED: Definition = Definition {
     term: "通报表扬、通报批评",
-    text: "排名前五（参与排名的司法所不足十个时为前一半）的司法所通报表扬，后五（同上为后一半）通报批评。",
+    text: "排名前五（参与排名的不足十个时为前一半）的司法所、区县通报表扬，后五（同上为后一半）通报批评。",
 };
 
-pub const DEFINITIONS: &[Definition] = &[COMPOSITE, PRAISED];
+pub const TALK: Definition = Definition {
+    term: "连续通报批评、约谈",
+    text: "周报、月报保存每期全市排名。连续通报批评期数：截至本期，司法所（区县）在全市排名中连续被通报批评的期数（本期未被批评记为0）。连续3期及以上的，约谈其负责人。区县排名同样按综合得分，以区县全部数据计算。",
+};
 
-/// The most offices praised, and criticised.
+pub const DEFINITIONS: &[Definition] = &[COMPOSITE, PRAISED, TALK];
+
+/// The most units praised, and criticised.
 pub const NAMED: usize = 5;
+/// Criticised this many periods in a row: a talk with the head (约谈).
+pub const TALK_AFTER: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -42,10 +53,34 @@ impl Verdict {
     }
 }
 
+/// What is ranked: the offices of the scope, or (in the city's report) its counties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Office,
+    County,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Office => "office",
+            Unit::County => "county",
+        }
+    }
+
+    fn group(self, id: i64) -> Group {
+        match self {
+            Unit::Office => Group::Office(id),
+            Unit::County => Group::County(id),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Ranked {
     pub rank: usize,
-    pub office_id: i64,
+    pub organisation_id: i64,
     pub score: f64,
     pub success_rate: Option<f64>,
     pub coverage: Option<f64>,
@@ -53,34 +88,44 @@ pub struct Ranked {
     pub overnight: i64,
     pub resolve_median: Option<f64>,
     pub verdict: Verdict,
+    /// Periods in a row, this one included, in which it was criticised in the city's bulletin;
+    /// `None` where no history is kept (a county's own report, a day, a custom range).
+    pub criticised_streak: Option<u32>,
 }
 
-/// The composite score of one office's figures.
+impl Ranked {
+    /// Criticised [`TALK_AFTER`] periods in a row or more: its head is called for a talk (约谈).
+    pub fn talk(&self) -> bool {
+        self.criticised_streak.is_some_and(|n| n >= TALK_AFTER)
+    }
+}
+
+/// The composite score of one unit's figures.
 pub fn score(success_rate: Option<f64>, coverage: Option<f64>, timely_rate: Option<f64>, overnight: i64) -> f64 {
     let full = |r: Option<f64>| r.unwrap_or(1.0);
     let s = 50.0 * full(success_rate) + 20.0 * full(coverage) + 30.0 * full(timely_rate) - 5.0 * overnight as f64;
     s.max(0.0)
 }
 
+/// Ranks `ids` (offices or counties of the scope) by their figures, best first.
 pub(super) fn rank(
-    scope: &Scope,
+    unit: Unit,
+    ids: impl Iterator<Item = i64>,
     persons: &Breakdown<PersonFigures>,
     requests: &Breakdown<RequestFigures>,
     coverage: &Breakdown<CoverageFigures>,
     alarms: &Breakdown<AlarmFigures>,
 ) -> Vec<Ranked> {
-    let mut ranked: Vec<Ranked> = scope
-        .offices
-        .iter()
-        .filter_map(|o| {
-            let g = Group::Office(o.id);
+    let mut ranked: Vec<Ranked> = ids
+        .filter_map(|id| {
+            let g = unit.group(id);
             let (p, r, c, a) = (persons.get(g)?, requests.get(g)?, coverage.get(g)?, alarms.get(g)?);
             if p.in_supervision == 0 && r.issued == 0 && a.raised == 0 {
                 return None;
             }
             Some(Ranked {
                 rank: 0,
-                office_id: o.id,
+                organisation_id: id,
                 score: score(r.success_rate, c.coverage, a.timely_rate, a.overnight),
                 success_rate: r.success_rate,
                 coverage: c.coverage,
@@ -88,6 +133,7 @@ pub(super) fn rank(
                 overnight: a.overnight,
                 resolve_median: a.resolve_median,
                 verdict: Verdict::None,
+                criticised_streak: None,
             })
         })
         .collect();
@@ -113,6 +159,95 @@ pub(super) fn rank(
         };
     }
     ranked
+}
+
+/// The kind of bulletin whose rankings are kept: weekly or monthly.
+pub fn kept_kind(kind: PeriodKind) -> Option<&'static str> {
+    match kind {
+        PeriodKind::Week => Some("weekly"),
+        PeriodKind::Month => Some("monthly"),
+        PeriodKind::Day | PeriodKind::Range => None,
+    }
+}
+
+/// Fills in each unit's criticised streak: this period's verdict, then the kept rankings of the
+/// periods just before it, back to the first that did not criticise it (or was not kept, or does
+/// not end where the next begins).
+pub(super) async fn streaks(
+    pool: &PgPool,
+    kind: &str,
+    start: DateTime<Utc>,
+    unit: Unit,
+    ranked: &mut [Ranked],
+) -> Result<(), sqlx::Error> {
+    // The kept periods before this one, newest first, with the units criticised in each.
+    let kept: Vec<(DateTime<Utc>, DateTime<Utc>, Vec<i64>)> = sqlx::query_as(
+        "SELECT period_start, period_end,
+                coalesce(array_agg(organisation_id) FILTER (WHERE verdict = 'criticised'), '{}')
+         FROM rankings WHERE kind = $1 AND unit = $2 AND period_start < $3
+         GROUP BY period_start, period_end ORDER BY period_start DESC LIMIT 60",
+    )
+    .bind(kind)
+    .bind(unit.as_str())
+    .bind(start)
+    .fetch_all(pool)
+    .await?;
+    for r in ranked.iter_mut() {
+        let mut streak = 0;
+        if r.verdict == Verdict::Criticised {
+            streak = 1;
+            let mut next_start = start;
+            for (s, e, criticised) in &kept {
+                if *e != next_start || !criticised.contains(&r.organisation_id) {
+                    break;
+                }
+                streak += 1;
+                next_start = *s;
+            }
+        }
+        r.criticised_streak = Some(streak);
+    }
+    Ok(())
+}
+
+/// Keeps a city report's rankings (offices and counties) as its bulletin published them;
+/// generating the bulletin again replaces them.
+pub async fn keep(tx: &mut sqlx::PgConnection, report: &Report) -> Result<(), sqlx::Error> {
+    let Some(kind) = kept_kind(report.period.kind).filter(|_| report.scope.org.kind == "city") else {
+        return Ok(());
+    };
+    for (unit, ranked) in [(Unit::Office, &report.ranking), (Unit::County, &report.county_ranking)] {
+        sqlx::query("DELETE FROM rankings WHERE kind = $1 AND period_start = $2 AND unit = $3")
+            .bind(kind)
+            .bind(report.start)
+            .bind(unit.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let n = ranked.len() as i32;
+        for r in ranked {
+            let verdict = match r.verdict {
+                Verdict::Praised => "praised",
+                Verdict::Criticised => "criticised",
+                Verdict::None => "none",
+            };
+            sqlx::query(
+                "INSERT INTO rankings (kind, period_start, period_end, organisation_id, unit, rank, ranked, score, verdict)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(kind)
+            .bind(report.start)
+            .bind(report.end)
+            .bind(r.organisation_id)
+            .bind(unit.as_str())
+            .bind(r.rank as i32)
+            .bind(n)
+            .bind(r.score)
+            .bind(verdict)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::svg::{self, escape};
-use super::tables::{local_minute, tables};
+use super::tables::{local_minute, tables, Cell, Table};
 use crate::report::Report;
 
 const STYLE: &str = r#"
@@ -32,7 +32,7 @@ dl dd { margin: 0 0 0 2em; }
 "#;
 
 /// The section numbers of a Chinese document: 一、二、…
-fn numeral(n: usize) -> String {
+pub(super) fn numeral(n: usize) -> String {
     const D: [&str; 10] = ["", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
     match n {
         1..=9 => D[n].to_string(),
@@ -42,14 +42,57 @@ fn numeral(n: usize) -> String {
     }
 }
 
-pub fn html(report: &Report) -> String {
-    let title = report.title();
-    let mut s = String::new();
-    let _ = write!(
-        s,
+/// The page's head and title, up to the opening of the body's content.
+pub(super) fn open_page(title: &str) -> String {
+    format!(
         "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body>\n",
         escape(title.trim_start_matches('《').trim_end_matches('》'))
-    );
+    )
+}
+
+/// A table as HTML: total and county rows marked, numbers right-aligned, bad verdicts in red,
+/// links as links.
+pub(super) fn table(s: &mut String, t: &Table) {
+    if !t.rows.is_empty() {
+        s.push_str("<table><thead><tr>");
+        for h in &t.headers {
+            let _ = write!(s, "<th>{}</th>", escape(h));
+        }
+        s.push_str("</tr></thead><tbody>");
+        for row in &t.rows {
+            let class = match row.first().map(|c| c.display()).as_deref() {
+                Some("合计") => " class=\"total\"",
+                Some("区县") => " class=\"county\"",
+                _ => "",
+            };
+            let _ = write!(s, "<tr{class}>");
+            for cell in row {
+                let text = cell.display();
+                if let Cell::Link { url, .. } = cell {
+                    let _ = write!(s, "<td><a href=\"{}\">{}</a></td>", escape(url), escape(&text));
+                    continue;
+                }
+                let bad = text == "未达标" || text == "通报批评" || text == "约谈";
+                let class = match (cell.is_number(), bad) {
+                    (true, _) => " class=\"n\"",
+                    (false, true) => " class=\"bad\"",
+                    _ => "",
+                };
+                let _ = write!(s, "<td{class}>{}</td>", escape(&text));
+            }
+            s.push_str("</tr>");
+        }
+        s.push_str("</tbody></table>");
+    }
+    if let Some(note) = &t.note {
+        let _ = write!(s, "<p class=\"note\">{}</p>", escape(note));
+    }
+    s.push('\n');
+}
+
+pub fn html(report: &Report) -> String {
+    let title = report.title();
+    let mut s = open_page(&title);
     let _ = writeln!(
         s,
         "<h1>{}</h1><p class=\"meta\">统计范围：{}　统计期间：{}（北京时间 {} 至 {}）　数据截至：{}</p>",
@@ -62,9 +105,10 @@ pub fn html(report: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "<h2>图表</h2><div class=\"charts\"><figure><figcaption>每日报警数（按类型）</figcaption>{}</figure><figure><figcaption>各区县定位成功率</figcaption>{}</figure></div>",
+        "<h2>图表</h2><div class=\"charts\"><figure><figcaption>每日报警数（按类型）</figcaption>{}</figure><figure><figcaption>各区县定位成功率</figcaption>{}</figure><figure><figcaption>处置用时分布（本期报警中已办结的）</figcaption>{}</figure></div>",
         svg::alarms_per_day(report),
-        svg::success_per_county(report)
+        svg::success_per_county(report),
+        svg::resolve_distribution(report)
     );
     let all = tables(report);
     let count = all.len();
@@ -77,37 +121,13 @@ pub fn html(report: &Report) -> String {
                 let _ = write!(s, "<dt>{}</dt><dd>{}</dd>", escape(&row[0].display()), escape(&row[1].display()));
             }
             s.push_str("</dl>");
-        } else if !t.rows.is_empty() {
-            s.push_str("<table><thead><tr>");
-            for h in &t.headers {
-                let _ = write!(s, "<th>{}</th>", escape(h));
+            if let Some(note) = &t.note {
+                let _ = write!(s, "<p class=\"note\">{}</p>", escape(note));
             }
-            s.push_str("</tr></thead><tbody>");
-            for row in &t.rows {
-                let class = match row.first().map(|c| c.display()).as_deref() {
-                    Some("合计") => " class=\"total\"",
-                    Some("区县") => " class=\"county\"",
-                    _ => "",
-                };
-                let _ = write!(s, "<tr{class}>");
-                for cell in row {
-                    let text = cell.display();
-                    let bad = text == "未达标" || text == "通报批评";
-                    let class = match (cell.is_number(), bad) {
-                        (true, _) => " class=\"n\"",
-                        (false, true) => " class=\"bad\"",
-                        _ => "",
-                    };
-                    let _ = write!(s, "<td{class}>{}</td>", escape(&text));
-                }
-                s.push_str("</tr>");
-            }
-            s.push_str("</tbody></table>");
+            s.push('\n');
+        } else {
+            table(&mut s, &t);
         }
-        if let Some(note) = &t.note {
-            let _ = write!(s, "<p class=\"note\">{}</p>", escape(note));
-        }
-        s.push('\n');
     }
     s.push_str("</body></html>\n");
     s

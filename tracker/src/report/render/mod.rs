@@ -2,6 +2,7 @@
 //! ([`xlsx`]: one sheet per table, numbers as numbers) or as one self-contained printable HTML
 //! page ([`html`]: inline CSS, charts as inline SVG from [`svg`], no external resource).
 
+pub mod daily;
 pub mod html;
 pub mod svg;
 pub mod tables;

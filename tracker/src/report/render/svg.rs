@@ -1,5 +1,6 @@
 //! Charts drawn as inline SVG (no script, no external resource): alarms per day by kind (stacked
-//! bars) and 定位成功率 per county (horizontal bars against the 95 % line).
+//! bars), 定位成功率 per county (horizontal bars against the 95 % line) and the time-to-resolve
+//! distribution (bars per bucket).
 
 use std::fmt::Write;
 
@@ -71,18 +72,7 @@ pub fn alarms_per_day(r: &Report) -> String {
         );
         return s;
     }
-    // Grid and the y axis: 0, max/2, max.
-    for i in 0..=2 {
-        let v = max * i / 2;
-        let y = top + plot_h - plot_h * v as f64 / max as f64;
-        let _ = write!(
-            s,
-            r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end" class="axis">{v}</text>"##,
-            left + plot_w,
-            left - 4.0,
-            y + 4.0
-        );
-    }
+    y_axis(&mut s, max, left, top, plot_w, plot_h);
     let slot = plot_w / days.len() as f64;
     let bar = (slot * 0.7).max(1.0);
     let label_every = (days.len() / 16).max(1);
@@ -204,4 +194,63 @@ pub fn success_per_county(r: &Report) -> String {
         bottom + 14.0
     );
     s
+}
+
+/// Alarms closed, by how long they took to resolve (vertical bars, one per bucket).
+pub fn resolve_distribution(r: &Report) -> String {
+    use crate::report::alarms::RESOLVE_BUCKETS;
+    let counts: Vec<i64> = (0..RESOLVE_BUCKETS.len())
+        .map(|i| r.resolve_times.iter().find(|b| b.bucket as usize == i).map_or(0, |b| b.count))
+        .collect();
+    let (w, h, left, top, bottom) = (720.0, 240.0, 44.0, 16.0, 36.0);
+    let plot_w = w - left - 12.0;
+    let plot_h = h - top - bottom;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="处置用时分布">"#
+    );
+    if counts.iter().all(|c| *c == 0) {
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle" class="muted">本期无办结的报警</text></svg>"#,
+            w / 2.0,
+            h / 2.0
+        );
+        return s;
+    }
+    let max = nice_max(counts.iter().copied().max().unwrap_or(0));
+    y_axis(&mut s, max, left, top, plot_w, plot_h);
+    let slot = plot_w / counts.len() as f64;
+    let bar = slot * 0.6;
+    for (i, (c, (_, label))) in counts.iter().zip(RESOLVE_BUCKETS.iter()).enumerate() {
+        let x = left + slot * i as f64 + (slot - bar) / 2.0;
+        let bh = plot_h * *c as f64 / max as f64;
+        let y = top + plot_h - bh;
+        let _ = write!(
+            s,
+            r##"<rect x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{bh:.1}" fill="#2c7fb8"><title>{label} {c}</title></rect><text x="{:.1}" y="{:.1}" text-anchor="middle" class="axis">{c}</text><text x="{:.1}" y="{:.1}" text-anchor="middle" class="axis">{label}</text>"##,
+            x + bar / 2.0,
+            y - 3.0,
+            x + bar / 2.0,
+            top + plot_h + 14.0
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Grid lines and labels of a count axis: 0, max/2, max.
+fn y_axis(s: &mut String, max: i64, left: f64, top: f64, plot_w: f64, plot_h: f64) {
+    for i in 0..=2 {
+        let v = max * i / 2;
+        let y = top + plot_h - plot_h * v as f64 / max as f64;
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end" class="axis">{v}</text>"##,
+            left + plot_w,
+            left - 4.0,
+            y + 4.0
+        );
+    }
 }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::alarm::Kind;
+use crate::report::ranking::{Ranked, Unit, TALK_AFTER};
 use crate::report::requests::coverage_target;
 use crate::report::{Breakdown, Group, Report};
 
@@ -19,17 +20,22 @@ pub enum Cell {
     Minutes(Option<f64>),
     /// A score (one decimal).
     Score(f64),
+    /// Text linking to a page (a person in the console).
+    Link {
+        text: String,
+        url: String,
+    },
 }
 
 impl Cell {
-    fn text(s: impl Into<String>) -> Cell {
+    pub fn text(s: impl Into<String>) -> Cell {
         Cell::Text(s.into())
     }
 
     /// The cell as the HTML page prints it.
     pub fn display(&self) -> String {
         match self {
-            Cell::Text(s) => s.clone(),
+            Cell::Text(s) | Cell::Link { text: s, .. } => s.clone(),
             Cell::Int(n) => n.to_string(),
             Cell::Pct(Some(r)) => format!("{:.1}%", r * 100.0),
             Cell::Minutes(Some(m)) => format!("{m:.1}"),
@@ -39,7 +45,7 @@ impl Cell {
     }
 
     pub fn is_number(&self) -> bool {
-        !matches!(self, Cell::Text(_))
+        !matches!(self, Cell::Text(_) | Cell::Link { .. })
     }
 }
 
@@ -321,41 +327,10 @@ pub fn tables(r: &Report) -> Vec<Table> {
         note: None,
     });
 
-    out.push(Table {
-        sheet: "司法所排名",
-        title: "司法所综合排名".into(),
-        headers: vec![
-            "名次",
-            "区县",
-            "司法所",
-            "综合得分",
-            "定位成功率",
-            "定位率",
-            "处置及时率",
-            "过夜",
-            "处置用时中位数（分钟）",
-            "通报",
-        ],
-        rows: r
-            .ranking
-            .iter()
-            .map(|x| {
-                vec![
-                    Cell::Int(x.rank as i64),
-                    Cell::text(r.scope.county_of(x.office_id)),
-                    Cell::text(r.scope.group_name(Group::Office(x.office_id))),
-                    Cell::Score(x.score),
-                    Cell::Pct(x.success_rate),
-                    Cell::Pct(x.coverage),
-                    Cell::Pct(x.timely_rate),
-                    Cell::Int(x.overnight),
-                    Cell::Minutes(x.resolve_median),
-                    Cell::text(x.verdict.label_zh()),
-                ]
-            })
-            .collect(),
-        note: r.ranking.is_empty().then(|| "无参与排名的司法所。".to_string()),
-    });
+    out.push(ranking_table(r, Unit::Office, &r.ranking));
+    if r.scope.org.kind == "city" {
+        out.push(ranking_table(r, Unit::County, &r.county_ranking));
+    }
 
     out.push(Table {
         sheet: "指标说明",
@@ -365,4 +340,74 @@ pub fn tables(r: &Report) -> Vec<Table> {
         note: Some(format!("比率的分母为零时记为“{}”。时间均为北京时间。", super::NONE)),
     });
     out
+}
+
+/// A ranking: offices (with their county) or counties; the streak and 约谈 columns where the
+/// city's rankings are kept.
+fn ranking_table(r: &Report, unit: Unit, ranked: &[Ranked]) -> Table {
+    let kept = ranked.iter().any(|x| x.criticised_streak.is_some());
+    let mut headers = vec!["名次"];
+    if unit == Unit::Office {
+        headers.push("区县");
+    }
+    headers.extend([
+        if unit == Unit::Office { "司法所" } else { "区县" },
+        "综合得分",
+        "定位成功率",
+        "定位率",
+        "处置及时率",
+        "过夜",
+        "处置用时中位数（分钟）",
+        "通报",
+    ]);
+    if kept {
+        headers.extend(["连续通报批评期数", "约谈"]);
+    }
+    let rows = ranked
+        .iter()
+        .map(|x| {
+            let mut row = vec![Cell::Int(x.rank as i64)];
+            match unit {
+                Unit::Office => {
+                    row.push(Cell::text(r.scope.county_of(x.organisation_id)));
+                    row.push(Cell::text(r.scope.group_name(Group::Office(x.organisation_id))));
+                }
+                Unit::County => row.push(Cell::text(r.scope.group_name(Group::County(x.organisation_id)))),
+            }
+            row.extend([
+                Cell::Score(x.score),
+                Cell::Pct(x.success_rate),
+                Cell::Pct(x.coverage),
+                Cell::Pct(x.timely_rate),
+                Cell::Int(x.overnight),
+                Cell::Minutes(x.resolve_median),
+                Cell::text(x.verdict.label_zh()),
+            ]);
+            if kept {
+                row.push(Cell::Int(i64::from(x.criticised_streak.unwrap_or(0))));
+                row.push(Cell::text(if x.talk() { "约谈" } else { "" }));
+            }
+            row
+        })
+        .collect();
+    let (sheet, title, none) = match unit {
+        Unit::Office => ("司法所排名", "司法所综合排名", "无参与排名的司法所。"),
+        Unit::County => ("区县排名", "区县综合排名", "无参与排名的区县。"),
+    };
+    let talks: Vec<String> = ranked
+        .iter()
+        .filter(|x| x.talk())
+        .map(|x| match unit {
+            Unit::Office => r.scope.group_name(Group::Office(x.organisation_id)),
+            Unit::County => r.scope.group_name(Group::County(x.organisation_id)),
+        })
+        .collect();
+    let note = if ranked.is_empty() {
+        Some(none.to_string())
+    } else if !talks.is_empty() {
+        Some(format!("连续{}期及以上通报批评，约谈负责人：{}。", TALK_AFTER, talks.join("、")))
+    } else {
+        None
+    };
+    Table { sheet, title: title.into(), headers, rows, note }
 }

@@ -4,20 +4,25 @@
 
 use rust_xlsxwriter::{Format, FormatAlign, Workbook};
 
-use super::tables::{tables, Cell};
+use super::tables::{tables, Cell, Table};
 use super::RenderError;
 use crate::report::Report;
 
 pub fn xlsx(report: &Report) -> Result<Vec<u8>, RenderError> {
+    workbook(&report.title(), tables(report))
+}
+
+/// A workbook of `tables`, one sheet each.
+pub fn workbook(title: &str, tables: Vec<Table>) -> Result<Vec<u8>, RenderError> {
     let mut book = Workbook::new();
-    book.set_properties(&rust_xlsxwriter::DocProperties::new().set_title(report.title()).set_author("cctrack"));
+    book.set_properties(&rust_xlsxwriter::DocProperties::new().set_title(title).set_author("cctrack"));
     let header =
         Format::new().set_bold().set_background_color("DDE5F0").set_border(rust_xlsxwriter::FormatBorder::Thin);
     let pct = Format::new().set_num_format("0.0%");
     let one = Format::new().set_num_format("0.0");
     let none = Format::new().set_align(FormatAlign::Right);
     let wrap = Format::new().set_text_wrap();
-    for table in tables(report) {
+    for table in tables {
         let sheet = book.add_worksheet();
         sheet.set_name(table.sheet)?;
         for (c, h) in table.headers.iter().enumerate() {
@@ -31,6 +36,9 @@ pub fn xlsx(report: &Report) -> Result<Vec<u8>, RenderError> {
                 let c = c as u16;
                 match cell {
                     Cell::Text(s) => sheet.write_string(r, c, s).map(|_| ())?,
+                    Cell::Link { text, url } => {
+                        sheet.write_url_with_text(r, c, rust_xlsxwriter::Url::new(url.as_str()), text).map(|_| ())?
+                    }
                     Cell::Int(n) => sheet.write_number(r, c, *n as f64).map(|_| ())?,
                     Cell::Pct(Some(x)) => sheet.write_number_with_format(r, c, *x, &pct).map(|_| ())?,
                     Cell::Minutes(Some(x)) | Cell::Score(x) => {
