@@ -184,7 +184,7 @@ pub async fn build(
     .bind(as_of)
     .fetch_all(pool)
     .await?;
-    let missing: Vec<Missing> = sqlx::query_as(
+    let missing: Vec<Missing> = sqlx::query_as(&format!(
         "WITH failed AS (
              SELECT r.person_id, count(*) AS failed,
                     (array_agg(r.failure_reason ORDER BY r.failed_at DESC))[1] AS last_reason,
@@ -199,11 +199,12 @@ pub async fn build(
                AND (a.closed_at IS NULL OR a.closed_at > least($3, $4)) AND org_within(a.office_id, $1))
          SELECT p.id AS person_id, p.name AS person_name, p.office_id, coalesce(f.failed, 0) AS failed,
                 f.last_reason, f.last_failed_at, s.person_id IS NOT NULL AS silent,
-                (SELECT max(x.fixed_at) FROM fixes x WHERE x.person_id = p.id AND x.fixed_at < $3) AS last_fix_at
+                (SELECT max(x.fixed_at) FROM {fixes} AND x.fixed_at < $3 AND x.received_at <= $4) AS last_fix_at
          FROM persons p LEFT JOIN failed f ON f.person_id = p.id LEFT JOIN silent s ON s.person_id = p.id
          WHERE (f.person_id IS NOT NULL OR s.person_id IS NOT NULL)
          ORDER BY p.name, p.id",
-    )
+        fixes = super::sql::fixes_of("x", "p.id")
+    ))
     .bind(scope)
     .bind(start)
     .bind(end)

@@ -99,7 +99,9 @@ pub(super) async fn figures(pool: &PgPool, w: &Window) -> Result<Vec<(Group, Req
 
 /// Persons due a fix in the period: each with the office and level of their latest request,
 /// how many requests they had and how many failed, and whether a fix of the period is stored.
-const DUE: &str = "due AS (
+fn due() -> String {
+    format!(
+        "due AS (
     SELECT l.person_id,
            (array_agg(coalesce(l.office_id, p.office_id) ORDER BY l.issued_at DESC))[1] AS office_id,
            (array_agg(coalesce(l.level, p.level) ORDER BY l.issued_at DESC))[1] AS level,
@@ -112,19 +114,22 @@ const DUE: &str = "due AS (
     GROUP BY l.person_id),
   facts AS (
     SELECT s.county_id, s.office_id, d.level, d.is_key, d.person_id, d.requests, d.failed,
-           EXISTS (SELECT 1 FROM fixes f WHERE f.person_id = d.person_id AND f.fixed_at >= $2 AND f.fixed_at < $3
-                                           AND f.received_at <= $4) AS located
-    FROM due d JOIN scope s ON s.office_id = d.office_id)";
+           EXISTS (SELECT 1 FROM {fixes} AND f.fixed_at >= $2 AND f.fixed_at < $3 AND f.received_at <= $4) AS located
+    FROM due d JOIN scope s ON s.office_id = d.office_id)",
+        fixes = sql::fixes_of("f", "d.person_id")
+    )
+}
 
 pub(super) async fn coverage(pool: &PgPool, w: &Window) -> Result<Vec<(Group, CoverageFigures)>, sqlx::Error> {
     let sql = format!(
-        "WITH {scope}, {DUE}
+        "WITH {scope}, {due}
          SELECT {group},
                 count(*) AS due,
                 count(*) FILTER (WHERE located) AS located,
                 (count(*) FILTER (WHERE located))::float8 / nullif(count(*), 0) AS coverage
          FROM facts {sets}",
         scope = sql::SCOPE,
+        due = due(),
         group = sql::GROUP,
         sets = sql::SETS,
     );
@@ -133,14 +138,15 @@ pub(super) async fn coverage(pool: &PgPool, w: &Window) -> Result<Vec<(Group, Co
 
 pub(super) async fn shortfalls(pool: &PgPool, w: &Window) -> Result<Vec<Shortfall>, sqlx::Error> {
     let sql = format!(
-        "WITH {scope}, {DUE}
+        "WITH {scope}, {due}
          SELECT f.person_id, p.name, f.office_id, f.level, f.is_key, f.requests, f.failed,
-                (SELECT max(x.fixed_at) FROM fixes x WHERE x.person_id = f.person_id AND x.fixed_at < $3
-                                                       AND x.received_at <= $4) AS last_fix_at
+                (SELECT max(x.fixed_at) FROM {fixes} AND x.fixed_at < $3 AND x.received_at <= $4) AS last_fix_at
          FROM facts f JOIN persons p ON p.id = f.person_id
          WHERE NOT f.located
          ORDER BY f.is_key DESC, f.county_id, f.office_id, p.name, f.person_id",
         scope = sql::SCOPE,
+        due = due(),
+        fixes = sql::fixes_of("x", "f.person_id"),
     );
     w.bind(sqlx::query_as(&sql)).fetch_all(pool).await
 }

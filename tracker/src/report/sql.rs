@@ -31,6 +31,16 @@ pub(super) const SCOPE: &str = "scope AS (
     SELECT o.id AS office_id, o.parent_id AS county_id
     FROM organisations o WHERE o.kind = 'office' AND org_within(o.id, $1))";
 
+/// `fixes` of the person `person` (an SQL expression) as `alias`, with a WHERE to extend with AND:
+/// read through the person's phones and the primary key (device, time), as tracks are, for fixes
+/// have no index by person (migration 20261129000006).
+pub(super) fn fixes_of(alias: &str, person: &str) -> String {
+    format!(
+        "fixes {alias} WHERE {alias}.device_id IN (SELECT dv.id FROM devices dv WHERE dv.person_id = {person})
+                         AND {alias}.person_id = {person}"
+    )
+}
+
 /// Joins `lv` with the level and 重点 flag person `p` had at `at` (from `person_levels`);
 /// select them with [`LEVEL`].
 pub(super) fn level_at(at: &str) -> String {
