@@ -105,5 +105,26 @@ async fn this_weeks_report_as_a_workbook_and_a_page_and_every_flag_checked() {
         .await
         .unwrap();
     assert_eq!(exports, 3);
+    // The week's reports are kept, one per organisation and period (a run again replaces it),
+    // for the console's list; a day's report is written but not kept.
+    let day = dir.join("day.html");
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive().to_string();
+    let out = common::cctrack(&db.url)
+        .args(["report", "--period", &today, "--format", "html", "--out"])
+        .arg(&day)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("kept as report"));
+    let kept: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT kind, period, title FROM reports ORDER BY organisation_id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let kept: Vec<(&str, &str, bool)> =
+        kept.iter().map(|(k, p, t)| (k.as_str(), p.as_str(), t.contains("周报"))).collect();
+    assert_eq!(kept, [("weekly", week.as_str(), true), ("weekly", week.as_str(), true)], "the city's and the office's");
+    let mailed: i64 = sqlx::query_scalar("SELECT count(*) FROM report_mails").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(mailed, 0, "by hand, nobody is mailed");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 use tracker::report::daily::{self, DailyLists};
 use tracker::report::store::{self, NewReport, ReportMail, StoredKind};
-use tracker::report::{self, Period, PeriodKind, Report, ReportError};
+use tracker::report::{self, Period, Report, ReportError};
 
 use crate::calendar::Job;
 use crate::config::SchedulerConfig;
@@ -50,17 +50,15 @@ pub async fn run(
         }
         Job::Weekly | Job::MonthEnd => {
             let parsed = Period::parse(period).map_err(|e| JobError::Period(period.to_string(), e.to_string()))?;
-            let kind = match parsed.kind {
-                PeriodKind::Week => StoredKind::Weekly,
-                PeriodKind::Month => StoredKind::Monthly,
-                _ => return Err(JobError::Period(period.to_string(), "not a week or a month".into())),
-            };
+            if StoredKind::of(parsed.kind).is_none() {
+                return Err(JobError::Period(period.to_string(), "not a week or a month".into()));
+            }
             // The city first: its ranking is kept before the counties' reports are made.
             let scope = report::Scope::load(pool, city).await?;
             let orgs: Vec<i64> = std::iter::once(city).chain(scope.counties.iter().map(|c| c.id)).collect();
             for org in &orgs {
                 let r = report::build(pool, *org, &parsed, now).await?;
-                store_report(pool, config, kind, period, &r, now).await?;
+                store_report(pool, config, period, &r, now).await?;
             }
             Ok(orgs.len())
         }
@@ -70,25 +68,13 @@ pub async fn run(
 async fn store_report(
     pool: &PgPool,
     config: &SchedulerConfig,
-    kind: StoredKind,
     period: &str,
     r: &Report,
     now: DateTime<Utc>,
 ) -> Result<i64, JobError> {
-    let title = r.title();
-    let xlsx = report::render::xlsx(r).map_err(|e| JobError::Render(title.clone(), e))?;
-    let new = NewReport {
-        kind,
-        organisation_id: r.scope.org.id,
-        period,
-        start: r.start,
-        end: r.end,
-        title,
-        summary: store::summary(r),
-        html: report::render::html(r),
-        xlsx,
-        ranked: (r.scope.org.kind == "city").then_some(r),
-    };
+    let new = NewReport::of(r, period)
+        .map_err(|e| JobError::Render(r.title(), e))?
+        .ok_or_else(|| JobError::Period(period.to_string(), "not a week or a month".into()))?;
     let to = store::recipients(pool, r.scope.org.id, &config.recipients).await?;
     Ok(store::store(pool, &new, &to, now).await?)
 }

@@ -1,11 +1,13 @@
 //! `cctrack report`: a report of the city, a county or an office for a period, written as HTML,
-//! XLSX or PDF. Every flag is checked, and an error names the flag; the export is audited.
+//! XLSX or PDF. Every flag is checked, and an error names the flag; the export is audited. A
+//! week's or a month's report is also kept as the calendar job keeps it (replacing the document
+//! of that period, mailing nobody), so the console lists it.
 
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use chrono::Utc;
-use tracker::report::{self, ReportError};
+use tracker::report::{self, store, ReportError};
 
 use crate::cli::{ReportArgs, ReportFormat};
 
@@ -66,5 +68,11 @@ pub async fn run(pool: sqlx::PgPool, a: ReportArgs) -> anyhow::Result<()> {
         address: None,
     };
     tracker::audit::record(&pool, &entry).await.context("recording the export in the audit log")?;
-    super::emit(&format!("{}: {} ({} bytes)\n", a.out.display(), r.title(), bytes.len()))
+    let mut said = format!("{}: {} ({} bytes)\n", a.out.display(), r.title(), bytes.len());
+    let period = a.period.to_string();
+    if let Some(new) = store::NewReport::of(&r, &period).context("writing the kept copy")? {
+        let id = store::store(&pool, &new, &[], Utc::now()).await.context("keeping the report")?;
+        said.push_str(&format!("kept as report {id}: listed in the console (报表) and at /api/v1/reports/{id}/html\n"));
+    }
+    super::emit(&said)
 }

@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use super::Report;
+use super::render::{self, RenderError};
+use super::{PeriodKind, Report};
 
 /// What a stored report is: the morning lists, the weekly measures, the month-end bulletin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -22,6 +23,16 @@ pub enum StoredKind {
 }
 
 impl StoredKind {
+    /// What a report of a period is kept as: a week's or a month's; the whole report of a day or a
+    /// range is not kept (a day keeps its lists, [`super::daily`]).
+    pub fn of(period: PeriodKind) -> Option<StoredKind> {
+        match period {
+            PeriodKind::Week => Some(StoredKind::Weekly),
+            PeriodKind::Month => Some(StoredKind::Monthly),
+            PeriodKind::Day | PeriodKind::Range => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StoredKind::Daily => "daily",
@@ -58,6 +69,26 @@ pub struct NewReport<'a> {
     pub xlsx: Vec<u8>,
     /// The report whose ranking is kept with it (the city's weekly and monthly ones).
     pub ranked: Option<&'a Report>,
+}
+
+impl<'a> NewReport<'a> {
+    /// A weekly or monthly report as it is kept: both documents, its headline figures and, for
+    /// the city, its ranking; `None` for a day or a range. `period` is `r.period` written out.
+    pub fn of(r: &'a Report, period: &'a str) -> Result<Option<Self>, RenderError> {
+        let Some(kind) = StoredKind::of(r.period.kind) else { return Ok(None) };
+        Ok(Some(NewReport {
+            kind,
+            organisation_id: r.scope.org.id,
+            period,
+            start: r.start,
+            end: r.end,
+            title: r.title(),
+            summary: summary(r),
+            html: render::html(r),
+            xlsx: render::xlsx(r)?,
+            ranked: (r.scope.org.kind == "city").then_some(r),
+        }))
+    }
 }
 
 /// The headline figures of a report (its scope's totals), for the console's list and the mail.
