@@ -28,11 +28,12 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// A round upper bound for an axis: 1, 2, 5, 10, 20, 50, …
+/// A round upper bound for an axis whose half is round too (the grid is drawn at 0, half and
+/// the bound): 2, 4, 6, 8, 10, 20, 40, …
 fn nice_max(max: i64) -> i64 {
     let mut step = 1;
     loop {
-        for m in [1, 2, 5] {
+        for m in [2, 4, 6, 8, 10] {
             if m * step >= max.max(1) {
                 return m * step;
             }
@@ -252,5 +253,16 @@ fn y_axis(s: &mut String, max: i64, left: f64, top: f64, plot_w: f64, plot_h: f6
             left - 4.0,
             y + 4.0
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nice_max;
+
+    #[test]
+    fn an_axis_ends_at_a_round_count_whose_half_is_round() {
+        let bounds: Vec<i64> = [0, 1, 5, 9, 11, 578, 862, 4200].into_iter().map(nice_max).collect();
+        assert_eq!(bounds, [2, 2, 6, 10, 20, 600, 1000, 6000]);
     }
 }
