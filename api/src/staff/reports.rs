@@ -130,6 +130,9 @@ async fn html(State(state): State<AppState>, who: StaffUser, Path(id): Path<i64>
                 header::CONTENT_SECURITY_POLICY,
                 "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'".to_string(),
             ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            // Personal data (the lists name persons): not kept in a shared cache or on disk.
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],
         docs.html,
     )
@@ -146,6 +149,8 @@ async fn xlsx(State(state): State<AppState>, who: StaffUser, Path(id): Path<i64>
         [
             (header::CONTENT_TYPE, scheduler::reports::XLSX.to_string()),
             (header::CONTENT_DISPOSITION, disposition("attachment", id, &docs.title, "xlsx")),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],
         bytes,
     )

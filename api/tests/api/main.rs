@@ -12,5 +12,6 @@ mod fuzz;
 mod hardening;
 mod leaves;
 mod logins;
+mod reports;
 mod scope;
 mod staff_routes;

@@ -92,8 +92,9 @@ pub fn html(l: &DailyLists) -> String {
         local_minute(l.start),
         local_minute(l.end)
     );
-    for (i, t) in tables(l).iter().enumerate() {
-        let _ = write!(s, "<h2>{}、{}（{}人次）</h2>", numeral(i + 1), escape(&t.title), t.rows.len());
+    // The lists count persons, breaches (alarms), persons: in the order of `tables`.
+    for (i, (t, unit)) in tables(l).iter().zip(["人", "起", "人"]).enumerate() {
+        let _ = write!(s, "<h2>{}、{}（{}{unit}）</h2>", numeral(i + 1), escape(&t.title), t.rows.len());
         table(&mut s, t);
     }
     s.push_str("</body></html>\n");
