@@ -20,7 +20,7 @@ pub const COMPOSITE: Definition = Definition {
 };
 pub const PRAISED: Definition = Definition {
     term: "通报表扬、通报批评",
-    text: "排名前五（参与排名的不足十个时为前一半）的司法所、区县通报表扬，后五（同上为后一半）通报批评。",
+    text: "排名前五（参与排名的不足十个时为前一半）的司法所、区县通报表扬，后五（同上为后一半）通报批评。得分及各项比较依据均相同的并列同一名次；与名单外单位并列的，不予表扬或批评。",
 };
 
 pub const TALK: Definition = Definition {
@@ -116,7 +116,7 @@ pub(super) fn rank(
     coverage: &Breakdown<CoverageFigures>,
     alarms: &Breakdown<AlarmFigures>,
 ) -> Vec<Ranked> {
-    let mut ranked: Vec<Ranked> = ids
+    let ranked: Vec<Ranked> = ids
         .filter_map(|id| {
             let g = unit.group(id);
             let (p, r, c, a) = (persons.get(g)?, requests.get(g)?, coverage.get(g)?, alarms.get(g)?);
@@ -137,28 +137,46 @@ pub(super) fn rank(
             })
         })
         .collect();
-    let key = |x: &Option<f64>| x.unwrap_or(1.0);
-    ranked.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(key(&b.success_rate).total_cmp(&key(&a.success_rate)))
-            .then(a.overnight.cmp(&b.overnight))
-            .then(a.resolve_median.unwrap_or(0.0).total_cmp(&b.resolve_median.unwrap_or(0.0)))
-            .then(Ordering::Equal)
-    });
+    order(ranked)
+}
+
+/// Sorts units best first, gives ranks and names the best and the worst.
+fn order(mut ranked: Vec<Ranked>) -> Vec<Ranked> {
+    ranked.sort_by(standing);
     let n = ranked.len();
     let named = NAMED.min(n / 2);
-    for (i, r) in ranked.iter_mut().enumerate() {
-        r.rank = i + 1;
-        r.verdict = if i < named {
-            Verdict::Praised
-        } else if i >= n - named {
-            Verdict::Criticised
-        } else {
-            Verdict::None
-        };
+    // A unit tied with one outside the named places (same score and tie-breaks) is not named:
+    // in a quiet week where most score full marks, the order of names decides nothing.
+    let verdicts: Vec<Verdict> = (0..n)
+        .map(|i| {
+            if i < named && standing(&ranked[i], &ranked[named]) == Ordering::Less {
+                Verdict::Praised
+            } else if i >= n - named && standing(&ranked[i], &ranked[n - named - 1]) == Ordering::Greater {
+                Verdict::Criticised
+            } else {
+                Verdict::None
+            }
+        })
+        .collect();
+    // Ties share a rank (1, 2, 2, 4).
+    for i in 0..n {
+        let rank =
+            if i > 0 && standing(&ranked[i - 1], &ranked[i]) == Ordering::Equal { ranked[i - 1].rank } else { i + 1 };
+        ranked[i].rank = rank;
+        ranked[i].verdict = verdicts[i];
     }
     ranked
+}
+
+/// Better first: the score, then 定位成功率 (higher), 过夜 (fewer), the median time to resolve
+/// (shorter); a rate with no denominator counts as full.
+fn standing(a: &Ranked, b: &Ranked) -> Ordering {
+    let key = |x: &Option<f64>| x.unwrap_or(1.0);
+    b.score
+        .total_cmp(&a.score)
+        .then(key(&b.success_rate).total_cmp(&key(&a.success_rate)))
+        .then(a.overnight.cmp(&b.overnight))
+        .then(a.resolve_median.unwrap_or(0.0).total_cmp(&b.resolve_median.unwrap_or(0.0)))
 }
 
 /// The kind of bulletin whose rankings are kept: weekly or monthly.
@@ -259,5 +277,60 @@ mod tests {
         assert_eq!(score(None, None, None, 0), 100.0);
         assert_eq!(score(Some(0.5), Some(1.0), Some(0.0), 1), 25.0 + 20.0 - 5.0);
         assert_eq!(score(Some(0.0), Some(0.0), Some(0.0), 3), 0.0);
+    }
+
+    fn unit(id: i64, success_rate: f64, overnight: i64) -> Ranked {
+        Ranked {
+            rank: 0,
+            organisation_id: id,
+            score: score(Some(success_rate), None, None, overnight),
+            success_rate: Some(success_rate),
+            coverage: None,
+            timely_rate: None,
+            overnight,
+            resolve_median: None,
+            verdict: Verdict::None,
+            criticised_streak: None,
+        }
+    }
+
+    fn verdicts(ranked: &[Ranked]) -> Vec<(i64, usize, Verdict)> {
+        ranked.iter().map(|r| (r.organisation_id, r.rank, r.verdict)).collect()
+    }
+
+    #[test]
+    fn units_tied_with_one_outside_the_named_places_are_neither_praised_nor_criticised() {
+        use Verdict::{Criticised, None as Not, Praised};
+        // A quiet week: five offices with full marks, two below. Three are named each way.
+        let quiet = order(vec![
+            unit(1, 1.0, 0),
+            unit(2, 0.8, 0),
+            unit(3, 1.0, 0),
+            unit(4, 1.0, 0),
+            unit(5, 1.0, 0),
+            unit(6, 0.9, 2),
+            unit(7, 1.0, 0),
+        ]);
+        assert_eq!(
+            verdicts(&quiet),
+            [(1, 1, Not), (3, 1, Not), (4, 1, Not), (5, 1, Not), (7, 1, Not), (2, 6, Criticised), (6, 7, Criticised)]
+        );
+        // Distinct standings: the best three and the worst three.
+        let spread = order((1..=7).map(|i| unit(i, 1.0 - i as f64 / 20.0, 0)).collect());
+        let named: Vec<Verdict> = spread.iter().map(|r| r.verdict).collect();
+        assert_eq!(named, [Praised, Praised, Praised, Not, Criticised, Criticised, Criticised]);
+        // A tie across the praised boundary: the two tied at third are not praised.
+        let edge = order(vec![
+            unit(1, 1.0, 0),
+            unit(2, 0.9, 0),
+            unit(3, 0.8, 0),
+            unit(4, 0.8, 0),
+            unit(5, 0.5, 0),
+            unit(6, 0.4, 0),
+        ]);
+        assert_eq!(
+            verdicts(&edge),
+            [(1, 1, Praised), (2, 2, Praised), (3, 3, Not), (4, 3, Not), (5, 5, Criticised), (6, 6, Criticised)]
+        );
     }
 }
