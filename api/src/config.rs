@@ -364,6 +364,8 @@ mod tests {
             ("[mail]\nrecipients = { \"yingkou\" = [] }\n", "mail.recipients"),
             ("[gateway]\nurl = \"ftp://x\"\n", "gateway.url"),
             ("[scheduler]\nintervals = 3\n", "intervals"),
+            ("[scheduler]\nconsole_url = \"cctrack.sfj.example.cn\"\n", "scheduler.console_url"),
+            ("[scheduler]\nconsole_url = \"https://\"\n", "scheduler.console_url"),
         ] {
             std::fs::write(&path, bad).unwrap();
             let err = Config::load_from(&g, (None, None), |_| None).unwrap_err();

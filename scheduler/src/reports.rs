@@ -26,6 +26,8 @@ pub enum JobError {
     Render(String, tracker::report::render::RenderError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    #[error("{failed} of {of} reports could not be made (each is logged)")]
+    Incomplete { failed: usize, of: usize },
 }
 
 /// Runs `job` for `period` (its name, as [`crate::calendar::Period`] gives it); how many reports
@@ -43,10 +45,14 @@ pub async fn run(
             let day = NaiveDate::parse_from_str(period, "%Y-%m-%d")
                 .map_err(|e| JobError::Period(period.to_string(), e.to_string()))?;
             let lists = daily::build(pool, city, day, now, &config.console_url).await?;
+            let mut failed = 0;
             for l in &lists {
-                store_daily(pool, config, period, l, now).await?;
+                if let Err(e) = store_daily(pool, config, period, l, now).await {
+                    tracing::warn!(office = l.office.id, period, error = %e, "morning lists not stored");
+                    failed += 1;
+                }
             }
-            Ok(lists.len())
+            finished(lists.len(), failed)
         }
         Job::Weekly | Job::MonthEnd => {
             let parsed = Period::parse(period).map_err(|e| JobError::Period(period.to_string(), e.to_string()))?;
@@ -56,12 +62,28 @@ pub async fn run(
             // The city first: its ranking is kept before the counties' reports are made.
             let scope = report::Scope::load(pool, city).await?;
             let orgs: Vec<i64> = std::iter::once(city).chain(scope.counties.iter().map(|c| c.id)).collect();
+            let mut failed = 0;
             for org in &orgs {
-                let r = report::build(pool, *org, &parsed, now).await?;
-                store_report(pool, config, period, &r, now).await?;
+                let stored = match report::build(pool, *org, &parsed, now).await {
+                    Ok(r) => store_report(pool, config, period, &r, now).await,
+                    Err(e) => Err(e.into()),
+                };
+                if let Err(e) = stored {
+                    tracing::warn!(organisation = org, period, error = %e, "report not stored");
+                    failed += 1;
+                }
             }
-            Ok(orgs.len())
+            finished(orgs.len(), failed)
         }
+    }
+}
+
+/// One organisation's failure does not keep the others' reports from being made.
+fn finished(made: usize, failed: usize) -> Result<usize, JobError> {
+    if failed == 0 {
+        Ok(made)
+    } else {
+        Err(JobError::Incomplete { failed, of: made })
     }
 }
 

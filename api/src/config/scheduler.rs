@@ -183,6 +183,12 @@ pub(super) fn load(
         Some(url) => Some(GatewayConfig { url, token: value(env, "gateway", "token", g.token)? }),
         None => None,
     };
+    // Mails and the morning lists link to it: a bare host name would make every link dead.
+    let console_url = value::<String>(env, "scheduler", "console_url", s.console_url)?.unwrap_or(d.console_url);
+    let host = console_url.strip_prefix("http://").or_else(|| console_url.strip_prefix("https://"));
+    if host.is_none_or(|h| h.is_empty() || h.contains(char::is_whitespace) || h.contains(['"', '<', '>'])) {
+        bail!("scheduler.console_url: {console_url:?} is not an http:// or https:// URL");
+    }
     Ok(SchedulerConfig {
         enabled: value(env, "scheduler", "enabled", s.enabled)?.unwrap_or(true),
         intervals,
@@ -192,7 +198,7 @@ pub(super) fn load(
         tick: d.tick,
         mail,
         recipients,
-        console_url: value(env, "scheduler", "console_url", s.console_url)?.unwrap_or(d.console_url),
+        console_url,
         gateway,
     })
 }
