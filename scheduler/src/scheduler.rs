@@ -334,26 +334,22 @@ impl Scheduler {
         Ok((sent, other))
     }
 
-    /// Sends the report mails that are due (after the alarm notices: an escalation never waits
-    /// behind a report); (sent, not sent).
+    /// Sends one batch of the report mails that are due; (sent, not sent). One batch a call, so
+    /// the outbox turns to the alarm notices between batches: an escalation never waits behind a
+    /// Monday's worth of reports.
     pub async fn send_report_mails(&self) -> Result<(usize, usize), sqlx::Error> {
         let (mut sent, mut other) = (0, 0);
-        loop {
-            let due = report_store::claim_due_mails(&self.pool, self.clock.now(), 10).await?;
-            if due.is_empty() {
-                return Ok((sent, other));
+        for m in report_store::claim_due_mails(&self.pool, self.clock.now(), 10).await? {
+            let outcome = self.attempt(&crate::reports::compose(&m, &self.config.console_url), m.attempts).await;
+            if outcome == notices::Outcome::Sent {
+                sent += 1;
+            } else {
+                other += 1;
+                tracing::warn!(report_mail = m.id, report = m.report_id, outcome = ?outcome, "report mail not sent");
             }
-            for m in &due {
-                let outcome = self.attempt(&crate::reports::compose(m, &self.config.console_url), m.attempts).await;
-                if outcome == notices::Outcome::Sent {
-                    sent += 1;
-                } else {
-                    other += 1;
-                    tracing::warn!(report_mail = m.id, report = m.report_id, outcome = ?outcome, "report mail not sent");
-                }
-                report_store::record_mail(&self.pool, m.id, &outcome, self.clock.now()).await?;
-            }
+            report_store::record_mail(&self.pool, m.id, &outcome, self.clock.now()).await?;
         }
+        Ok((sent, other))
     }
 
     /// One attempt at sending `mail`, its `attempts`-th: sent, to retry after a back-off (30 s
@@ -432,10 +428,18 @@ impl Scheduler {
 
     async fn outbox(self: Arc<Self>, stop: CancellationToken) {
         loop {
+            let mut more = false;
             if let Err(e) = self.send_notices().await {
                 tracing::warn!(error = %e, "scheduler outbox: database unavailable");
-            } else if let Err(e) = self.send_report_mails().await {
-                tracing::warn!(error = %e, "scheduler outbox: database unavailable");
+            } else {
+                match self.send_report_mails().await {
+                    // A batch went: the notices, then the next batch, without waiting.
+                    Ok((sent, other)) => more = sent + other > 0,
+                    Err(e) => tracing::warn!(error = %e, "scheduler outbox: database unavailable"),
+                }
+            }
+            if more && !stop.is_cancelled() {
+                continue;
             }
             tokio::select! {
                 _ = stop.cancelled() => return,

@@ -57,7 +57,14 @@ pub async fn tick(pool: sqlx::PgPool, config: SchedulerConfig, a: SchedulerTickA
     let report = s.tick().await?;
     let ticked = started.elapsed();
     let (sent, unsent) = s.send_notices().await?;
-    let (reports_sent, reports_unsent) = s.send_report_mails().await?;
+    let (mut reports_sent, mut reports_unsent) = (0, 0);
+    loop {
+        let (sent, unsent) = s.send_report_mails().await?;
+        if sent + unsent == 0 {
+            break;
+        }
+        (reports_sent, reports_unsent) = (reports_sent + sent, reports_unsent + unsent);
+    }
     ingestor.shutdown().await;
     leadership.resign().await?;
     if a.json {
