@@ -16,7 +16,10 @@ fn chromium() -> String {
 
 pub async fn print(html: &str) -> anyhow::Result<Vec<u8>> {
     let dir = std::env::temp_dir().join(format!("cctrack-pdf-{}", tracker::secret::random_token(16)));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Private: the page names persons.
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     let outcome = print_in(&dir, html).await;
     let _ = std::fs::remove_dir_all(&dir);
     outcome
