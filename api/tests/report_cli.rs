@@ -126,5 +126,28 @@ async fn this_weeks_report_as_a_workbook_and_a_page_and_every_flag_checked() {
     assert_eq!(kept, [("weekly", week.as_str(), true), ("weekly", week.as_str(), true)], "the city's and the office's");
     let mailed: i64 = sqlx::query_scalar("SELECT count(*) FROM report_mails").fetch_one(&db.pool).await.unwrap();
     assert_eq!(mailed, 0, "by hand, nobody is mailed");
+    // Last week's, made after its end, is final: a second run by hand does not replace it.
+    let last = tracker::time::local(Utc::now() - chrono::Duration::days(7)).date_naive().iso_week();
+    let last = format!("{}-W{:02}", last.year(), last.week());
+    let said: Vec<String> = (0..2)
+        .map(|_| {
+            let out = common::cctrack(&db.url)
+                .args(["report", "--period", &last, "--format", "html", "--out"])
+                .arg(dir.join("last.html"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect();
+    assert!(said[0].contains("kept as report"), "{}", said[0]);
+    assert!(said[1].contains("not kept"), "{}", said[1]);
+    let generated: Vec<chrono::DateTime<Utc>> =
+        sqlx::query_scalar("SELECT generated_at FROM reports WHERE period = $1")
+            .bind(&last)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(generated.len(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }

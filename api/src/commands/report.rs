@@ -1,7 +1,7 @@
 //! `cctrack report`: a report of the city, a county or an office for a period, written as HTML,
 //! XLSX or PDF. Every flag is checked, and an error names the flag; the export is audited. A
-//! week's or a month's report is also kept as the calendar job keeps it (replacing the document
-//! of that period, mailing nobody), so the console lists it.
+//! week's or a month's report is also kept, so the console lists it: mailing nobody, keeping no
+//! ranking, and never replacing the period's report made after its end (what was published).
 
 use std::path::Path;
 
@@ -71,8 +71,12 @@ pub async fn run(pool: sqlx::PgPool, a: ReportArgs) -> anyhow::Result<()> {
     let mut said = format!("{}: {} ({} bytes)\n", a.out.display(), r.title(), bytes.len());
     let period = a.period.to_string();
     if let Some(new) = store::NewReport::of(&r, &period).context("writing the kept copy")? {
-        let id = store::store(&pool, &new, &[], Utc::now()).await.context("keeping the report")?;
-        said.push_str(&format!("kept as report {id}: listed in the console (报表) and at /api/v1/reports/{id}/html\n"));
+        match store::keep_by_hand(&pool, &new, Utc::now()).await.context("keeping the report")? {
+            Some(id) => said.push_str(&format!(
+                "kept as report {id}: listed in the console (报表) and at /api/v1/reports/{id}/html\n"
+            )),
+            None => said.push_str("not kept: the report of this period made after its end stays as it was\n"),
+        }
     }
     super::emit(&said)
 }

@@ -139,26 +139,7 @@ pub async fn store(
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO reports (kind, organisation_id, period, period_start, period_end, title, summary, html, xlsx, generated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (kind, organisation_id, period_start) DO UPDATE
-           SET period = EXCLUDED.period, period_end = EXCLUDED.period_end, title = EXCLUDED.title,
-               summary = EXCLUDED.summary, html = EXCLUDED.html, xlsx = EXCLUDED.xlsx, generated_at = EXCLUDED.generated_at
-         RETURNING id",
-    )
-    .bind(r.kind.as_str())
-    .bind(r.organisation_id)
-    .bind(r.period)
-    .bind(r.start)
-    .bind(r.end)
-    .bind(&r.title)
-    .bind(&r.summary)
-    .bind(&r.html)
-    .bind(&r.xlsx)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
+    let id = upsert(&mut *tx, r, now, "").await?.ok_or(sqlx::Error::RowNotFound)?;
     sqlx::query(
         "INSERT INTO report_mails (report_id, recipient, next_attempt_at)
          SELECT $1, unnest($2::text[]), $3 ON CONFLICT (report_id, recipient) DO NOTHING",
@@ -173,6 +154,44 @@ pub async fn store(
     }
     tx.commit().await?;
     Ok(id)
+}
+
+/// Keeps a report made by hand (`cctrack report`), mailing nobody and keeping no ranking, unless
+/// the period's report made after its end (the calendar job's, or an earlier one by hand) is
+/// kept already: what was published stays as it was. The report's id, or `None` when not kept.
+pub async fn keep_by_hand(pool: &PgPool, r: &NewReport<'_>, now: DateTime<Utc>) -> Result<Option<i64>, sqlx::Error> {
+    upsert(pool, r, now, "WHERE reports.generated_at < reports.period_end").await
+}
+
+/// Inserts or replaces the document of `r`'s kind, organisation and period where `guard` (a
+/// WHERE on the stored row, or nothing) allows; its id if it did.
+async fn upsert<'e>(
+    e: impl sqlx::PgExecutor<'e>,
+    r: &NewReport<'_>,
+    now: DateTime<Utc>,
+    guard: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "INSERT INTO reports (kind, organisation_id, period, period_start, period_end, title, summary, html, xlsx, generated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (kind, organisation_id, period_start) DO UPDATE
+           SET period = EXCLUDED.period, period_end = EXCLUDED.period_end, title = EXCLUDED.title,
+               summary = EXCLUDED.summary, html = EXCLUDED.html, xlsx = EXCLUDED.xlsx, generated_at = EXCLUDED.generated_at
+           {guard}
+         RETURNING id"
+    ))
+    .bind(r.kind.as_str())
+    .bind(r.organisation_id)
+    .bind(r.period)
+    .bind(r.start)
+    .bind(r.end)
+    .bind(&r.title)
+    .bind(&r.summary)
+    .bind(&r.html)
+    .bind(&r.xlsx)
+    .bind(now)
+    .fetch_optional(e)
+    .await
 }
 
 /// A stored report as the console lists it.
