@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -266,9 +266,6 @@ pub async fn documents(pool: &PgPool, id: i64, scope: i64) -> Result<Option<Docu
     .await
 }
 
-/// How long a claimed mail may take before another claim may try it again.
-pub const RECLAIM: Duration = Duration::minutes(5);
-
 /// A report mail to send: the recipient and the report's documents.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReportMail {
@@ -284,7 +281,8 @@ pub struct ReportMail {
     pub xlsx: Option<Vec<u8>>,
 }
 
-/// Claims up to `limit` report mails due by `now` (marked `sending`, committed).
+/// Claims up to `limit` report mails due by `now` (marked `sending`, committed); one left
+/// `sending` by a crash is claimed again after the notices' `RECLAIM`.
 pub async fn claim_due_mails(pool: &PgPool, now: DateTime<Utc>, limit: i64) -> Result<Vec<ReportMail>, sqlx::Error> {
     sqlx::query_as(
         "WITH due AS (
@@ -302,7 +300,7 @@ pub async fn claim_due_mails(pool: &PgPool, now: DateTime<Utc>, limit: i64) -> R
     )
     .bind(now)
     .bind(limit)
-    .bind(RECLAIM.num_seconds() as f64)
+    .bind(crate::schedule::notices::RECLAIM.num_seconds() as f64)
     .fetch_all(pool)
     .await
 }
@@ -313,12 +311,7 @@ pub use crate::schedule::notices::Outcome as MailOutcome;
 /// Records the outcome of report mail `id`; when every mail of its report has been sent, marks
 /// the report e-mailed.
 pub async fn record_mail(pool: &PgPool, id: i64, outcome: &MailOutcome, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    let (state, next, error, sent) = match outcome {
-        MailOutcome::Sent => ("sent", now, None, Some(now)),
-        MailOutcome::Retry { error, at } => ("pending", *at, Some(error.as_str()), None),
-        MailOutcome::Failed { error } => ("failed", now, Some(error.as_str()), None),
-        MailOutcome::Unsent => ("unsent", now, Some("no mail server is configured"), None),
-    };
+    let r = outcome.recording(now);
     sqlx::query(
         "WITH m AS (
              UPDATE report_mails SET state = $2, next_attempt_at = $3, last_error = coalesce($4, last_error), sent_at = $5
@@ -328,10 +321,10 @@ pub async fn record_mail(pool: &PgPool, id: i64, outcome: &MailOutcome, now: Dat
            AND NOT EXISTS (SELECT 1 FROM report_mails x WHERE x.report_id = r.id AND x.id <> $1 AND x.state <> 'sent')",
     )
     .bind(id)
-    .bind(state)
-    .bind(next)
-    .bind(error)
-    .bind(sent)
+    .bind(r.state)
+    .bind(r.next_attempt_at)
+    .bind(r.error)
+    .bind(r.sent_at)
     .execute(pool)
     .await?;
     Ok(())

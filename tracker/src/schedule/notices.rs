@@ -61,6 +61,27 @@ pub enum Outcome {
     Unsent,
 }
 
+/// An outbox row's columns after an attempt: its state, next attempt, error and time sent.
+pub struct Recording<'a> {
+    pub state: &'static str,
+    pub next_attempt_at: DateTime<Utc>,
+    pub error: Option<&'a str>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl Outcome {
+    /// What an outbox row (a notice, a report mail) records of this outcome at `now`.
+    pub fn recording(&self, now: DateTime<Utc>) -> Recording<'_> {
+        let (state, next_attempt_at, error, sent_at) = match self {
+            Outcome::Sent => ("sent", now, None, Some(now)),
+            Outcome::Retry { error, at } => ("pending", *at, Some(error.as_str()), None),
+            Outcome::Failed { error } => ("failed", now, Some(error.as_str()), None),
+            Outcome::Unsent => ("unsent", now, Some("no mail server is configured"), None),
+        };
+        Recording { state, next_attempt_at, error, sent_at }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct Recorded {
     alarm_id: i64,
@@ -76,12 +97,7 @@ struct Recorded {
 /// Records the outcome of notice `id` and its event, in one transaction.
 pub async fn record(pool: &PgPool, id: i64, outcome: &Outcome, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let (state, next, error, sent) = match outcome {
-        Outcome::Sent => ("sent", now, None, Some(now)),
-        Outcome::Retry { error, at } => ("pending", *at, Some(error.as_str()), None),
-        Outcome::Failed { error } => ("failed", now, Some(error.as_str()), None),
-        Outcome::Unsent => ("unsent", now, Some("no mail server is configured"), None),
-    };
+    let r = outcome.recording(now);
     let row: Option<Recorded> = sqlx::query_as(
         "UPDATE notices n SET state = $2, next_attempt_at = $3, last_error = coalesce($4, last_error), sent_at = $5
          FROM alarms a, persons p
@@ -89,10 +105,10 @@ pub async fn record(pool: &PgPool, id: i64, outcome: &Outcome, now: DateTime<Utc
          RETURNING n.alarm_id, a.kind, a.state AS alarm_state, p.id AS person_id, p.office_id, n.step, n.recipient, n.attempts",
     )
     .bind(id)
-    .bind(state)
-    .bind(next)
-    .bind(error)
-    .bind(sent)
+    .bind(r.state)
+    .bind(r.next_attempt_at)
+    .bind(r.error)
+    .bind(r.sent_at)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(Recorded {
@@ -117,7 +133,7 @@ pub async fn record(pool: &PgPool, id: i64, outcome: &Outcome, now: DateTime<Utc
         from_state: Some(alarm_state),
         to_state: Some(alarm_state),
         details: json!({"notice": id, "step": step, "recipient": recipient, "attempt": attempts,
-                        "error": error, "will_retry": matches!(outcome, Outcome::Retry { .. })}),
+                        "error": r.error, "will_retry": matches!(outcome, Outcome::Retry { .. })}),
         ..NewEvent::new(event, person, office, kind)
     });
     log.append(&mut tx).await?;
