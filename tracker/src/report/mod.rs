@@ -196,7 +196,7 @@ pub async fn build(pool: &PgPool, scope_id: i64, period: &Period, as_of: DateTim
     if scope.org.kind == "city" {
         let counties = scope.counties.iter().map(|c| c.id);
         county_ranking = ranking::rank(Unit::County, counties, &persons, &requests, &coverage, &alarms);
-        if let Some(kind) = ranking::kept_kind(period.kind) {
+        if let Some(kind) = store::StoredKind::of(period.kind) {
             ranking::streaks(pool, kind, start, Unit::Office, &mut office_ranking).await?;
             ranking::streaks(pool, kind, start, Unit::County, &mut county_ranking).await?;
         }

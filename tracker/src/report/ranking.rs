@@ -12,7 +12,8 @@ use sqlx::PgPool;
 use super::alarms::AlarmFigures;
 use super::persons::PersonFigures;
 use super::requests::{CoverageFigures, RequestFigures};
-use super::{Breakdown, Definition, Group, PeriodKind, Report};
+use super::store::StoredKind;
+use super::{Breakdown, Definition, Group, Report};
 
 pub const COMPOSITE: Definition = Definition {
     term: "综合得分",
@@ -44,6 +45,15 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// As `rankings.verdict` stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Praised => "praised",
+            Verdict::Criticised => "criticised",
+            Verdict::None => "none",
+        }
+    }
+
     pub fn label_zh(self) -> &'static str {
         match self {
             Verdict::Praised => "通报表扬",
@@ -179,21 +189,12 @@ fn standing(a: &Ranked, b: &Ranked) -> Ordering {
         .then(a.resolve_median.unwrap_or(0.0).total_cmp(&b.resolve_median.unwrap_or(0.0)))
 }
 
-/// The kind of bulletin whose rankings are kept: weekly or monthly.
-pub fn kept_kind(kind: PeriodKind) -> Option<&'static str> {
-    match kind {
-        PeriodKind::Week => Some("weekly"),
-        PeriodKind::Month => Some("monthly"),
-        PeriodKind::Day | PeriodKind::Range => None,
-    }
-}
-
 /// Fills in each unit's criticised streak: this period's verdict, then the kept rankings of the
 /// periods just before it, back to the first that did not criticise it (or was not kept, or does
 /// not end where the next begins).
 pub(super) async fn streaks(
     pool: &PgPool,
-    kind: &str,
+    kind: StoredKind,
     start: DateTime<Utc>,
     unit: Unit,
     ranked: &mut [Ranked],
@@ -205,7 +206,7 @@ pub(super) async fn streaks(
          FROM rankings WHERE kind = $1 AND unit = $2 AND period_start < $3
          GROUP BY period_start, period_end ORDER BY period_start DESC LIMIT 60",
     )
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(unit.as_str())
     .bind(start)
     .fetch_all(pool)
@@ -231,28 +232,23 @@ pub(super) async fn streaks(
 /// Keeps a city report's rankings (offices and counties) as its bulletin published them;
 /// generating the bulletin again replaces them.
 pub async fn keep(tx: &mut sqlx::PgConnection, report: &Report) -> Result<(), sqlx::Error> {
-    let Some(kind) = kept_kind(report.period.kind).filter(|_| report.scope.org.kind == "city") else {
+    let Some(kind) = StoredKind::of(report.period.kind).filter(|_| report.scope.org.kind == "city") else {
         return Ok(());
     };
     for (unit, ranked) in [(Unit::Office, &report.ranking), (Unit::County, &report.county_ranking)] {
         sqlx::query("DELETE FROM rankings WHERE kind = $1 AND period_start = $2 AND unit = $3")
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(report.start)
             .bind(unit.as_str())
             .execute(&mut *tx)
             .await?;
         let n = ranked.len() as i32;
         for r in ranked {
-            let verdict = match r.verdict {
-                Verdict::Praised => "praised",
-                Verdict::Criticised => "criticised",
-                Verdict::None => "none",
-            };
             sqlx::query(
                 "INSERT INTO rankings (kind, period_start, period_end, organisation_id, unit, rank, ranked, score, verdict)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(report.start)
             .bind(report.end)
             .bind(r.organisation_id)
@@ -260,7 +256,7 @@ pub async fn keep(tx: &mut sqlx::PgConnection, report: &Report) -> Result<(), sq
             .bind(r.rank as i32)
             .bind(n)
             .bind(r.score)
-            .bind(verdict)
+            .bind(r.verdict.as_str())
             .execute(&mut *tx)
             .await?;
         }
