@@ -8,7 +8,8 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::scope::Org;
+use super::scope::{Org, Scope};
+use super::sql::Window;
 use super::ReportError;
 
 /// When the lists are drawn up (local time); they cover the 24 hours before.
@@ -115,43 +116,31 @@ pub fn failure_zh(reason: &str) -> &'static str {
     }
 }
 
-/// The lists of every office within `scope` (the city, a county or an office) that has persons
+/// The lists of every office within `scope_id` (the city, a county or an office) that has persons
 /// in supervision, for `day`, as they stood at `as_of` (an alarm closed later shows open).
 pub async fn build(
     pool: &PgPool,
-    scope: i64,
+    scope_id: i64,
     day: NaiveDate,
     as_of: DateTime<Utc>,
     console_url: &str,
 ) -> Result<Vec<DailyLists>, ReportError> {
     let (start, end) = window(day);
-    let until = end.min(as_of);
-    let offices: Vec<(Org, Option<Org>, i64)> = {
-        // The office, its county, and its persons in supervision.
-        type Row = (i64, Option<i64>, String, String, Option<i64>, Option<String>, i64);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT o.id, o.parent_id, o.kind, o.name, c.id, c.name,
-                    (SELECT count(*) FROM persons p WHERE p.office_id = o.id AND p.created_at <= $2
-                       AND (p.released_at IS NULL OR p.released_at > $2))
-             FROM organisations o LEFT JOIN organisations c ON c.id = o.parent_id
-             WHERE o.kind = 'office' AND org_within(o.id, $1) ORDER BY c.name, o.name, o.id",
-        )
-        .bind(scope)
-        .bind(until)
-        .fetch_all(pool)
-        .await?;
-        if rows.is_empty() && !super::scope::exists(pool, scope).await? {
-            return Err(ReportError::NoSuchOrganisation(scope));
-        }
-        rows.into_iter()
-            .map(|(id, parent_id, kind, name, cid, cname, n)| {
-                let county = cid.zip(cname).map(|(id, name)| Org { id, parent_id: None, kind: "county".into(), name });
-                (Org { id, parent_id, kind, name }, county, n)
-            })
-            .collect()
-    };
-    let doubtful: Vec<DoubtfulFixes> = sqlx::query_as(
-        "SELECT p.id AS person_id, p.name AS person_name, p.office_id,
+    let scope = Scope::load(pool, scope_id).await?;
+    let w = Window { scope: scope_id, start, end, as_of };
+    // Persons in supervision at the window's end (or now, before it ends), by office.
+    let in_supervision: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT office_id, count(*) FROM persons
+         WHERE org_within(office_id, $1) AND created_at <= $2 AND (released_at IS NULL OR released_at > $2)
+         GROUP BY office_id",
+    )
+    .bind(scope_id)
+    .bind(end.min(as_of))
+    .fetch_all(pool)
+    .await?;
+    let doubtful: Vec<DoubtfulFixes> = w
+        .bind(sqlx::query_as(
+            "SELECT p.id AS person_id, p.name AS person_name, p.office_id,
                 count(*) FILTER (WHERE f.verdicts @> '[{\"position\": \"uncertain\"}]') AS uncertain,
                 count(*) FILTER (WHERE f.implausible) AS implausible,
                 count(*) FILTER (WHERE f.mock) AS mock,
@@ -160,14 +149,11 @@ pub async fn build(
          WHERE f.fixed_at >= $2 AND f.fixed_at < $3 AND f.received_at <= $4 AND org_within(p.office_id, $1)
            AND (f.mock OR f.implausible OR f.verdicts @> '[{\"position\": \"uncertain\"}]')
          GROUP BY p.id ORDER BY p.name, p.id",
-    )
-    .bind(scope)
-    .bind(start)
-    .bind(end)
-    .bind(as_of)
-    .fetch_all(pool)
-    .await?;
-    let breaches: Vec<Breach> = sqlx::query_as(
+        ))
+        .fetch_all(pool)
+        .await?;
+    let breaches: Vec<Breach> = w
+        .bind(sqlx::query_as(
         "SELECT a.id AS alarm_id, p.id AS person_id, p.name AS person_name, a.office_id, a.kind, f.name AS fence_name,
                 a.opened_at,
                 CASE WHEN a.closed_at <= $4 THEN a.state
@@ -177,14 +163,10 @@ pub async fn build(
          WHERE a.kind IN ('fence_exit', 'exclusion_entry', 'curfew') AND a.opened_at >= $2 AND a.opened_at < $3
            AND a.opened_at <= $4 AND org_within(a.office_id, $1)
          ORDER BY a.opened_at, a.id",
-    )
-    .bind(scope)
-    .bind(start)
-    .bind(end)
-    .bind(as_of)
+    ))
     .fetch_all(pool)
     .await?;
-    let missing: Vec<Missing> = sqlx::query_as(&format!(
+    let missing = format!(
         "WITH failed AS (
              SELECT r.person_id, count(*) AS failed,
                     (array_agg(r.failure_reason ORDER BY r.failed_at DESC))[1] AS last_reason,
@@ -204,27 +186,25 @@ pub async fn build(
          WHERE (f.person_id IS NOT NULL OR s.person_id IS NOT NULL)
          ORDER BY p.name, p.id",
         fixes = super::sql::fixes_of("x", "p.id")
-    ))
-    .bind(scope)
-    .bind(start)
-    .bind(end)
-    .bind(as_of)
-    .fetch_all(pool)
-    .await?;
-    Ok(offices
-        .into_iter()
-        .filter(|(_, _, n)| *n > 0)
-        .map(|(office, county, in_supervision)| DailyLists {
-            doubtful: doubtful.iter().filter(|d| d.office_id == office.id).cloned().collect(),
-            breaches: breaches.iter().filter(|b| b.office_id == office.id).cloned().collect(),
-            missing: missing.iter().filter(|m| m.office_id == office.id).cloned().collect(),
-            office,
-            county,
-            day,
-            start,
-            end,
-            in_supervision,
-            console_url: console_url.to_string(),
+    );
+    let missing: Vec<Missing> = w.bind(sqlx::query_as(&missing)).fetch_all(pool).await?;
+    Ok(scope
+        .offices
+        .iter()
+        .filter_map(|office| {
+            let in_supervision = in_supervision.iter().find(|(id, _)| *id == office.id).map(|(_, n)| *n)?;
+            Some(DailyLists {
+                doubtful: doubtful.iter().filter(|d| d.office_id == office.id).cloned().collect(),
+                breaches: breaches.iter().filter(|b| b.office_id == office.id).cloned().collect(),
+                missing: missing.iter().filter(|m| m.office_id == office.id).cloned().collect(),
+                office: office.clone(),
+                county: office.parent_id.and_then(|c| scope.county(c)).cloned(),
+                day,
+                start,
+                end,
+                in_supervision,
+                console_url: console_url.to_string(),
+            })
         })
         .collect())
 }

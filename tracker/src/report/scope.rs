@@ -34,11 +34,6 @@ pub async fn default_scope(pool: &PgPool) -> Result<i64, ReportError> {
         .ok_or(ReportError::NoCity)
 }
 
-/// Whether organisation `id` exists.
-pub async fn exists(pool: &PgPool, id: i64) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organisations WHERE id = $1)").bind(id).fetch_one(pool).await
-}
-
 const ORG: &str = "SELECT id, parent_id, kind, name FROM organisations";
 
 impl Scope {
