@@ -29,24 +29,13 @@ async fn account(db: &cctrack_tests::TestDb, org: i64, username: &str, role: Rol
 /// report's id. They are tomorrow's (Beijing time), whose window holds now: a list counts the
 /// persons in supervision when it ends, or now, and leaves out an office with none.
 async fn store_daily_report(db: &cctrack_tests::TestDb, office: i64) -> i64 {
-    use tracker::report::{daily, render, store};
+    use tracker::report::{daily, store};
     let now = chrono::Utc::now();
     let day = (now + chrono::Duration::hours(8)).date_naive() + chrono::Duration::days(1);
     let period = day.format("%Y-%m-%d").to_string();
     let lists = daily::build(&db.pool, office, day, now, "http://127.0.0.1:8080").await.unwrap();
     let l = lists.iter().find(|l| l.office.id == office).expect("the office's lists (it has persons)");
-    let new = store::NewReport {
-        kind: store::StoredKind::Daily,
-        organisation_id: office,
-        period: &period,
-        start: l.start,
-        end: l.end,
-        title: l.title(),
-        summary: l.summary(),
-        html: render::daily::html(l),
-        xlsx: render::daily::xlsx(l).unwrap(),
-        ranked: None,
-    };
+    let new = store::NewReport::of_lists(l, &period).unwrap();
     store::store(&db.pool, &new, &[], now).await.unwrap()
 }
 

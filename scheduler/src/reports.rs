@@ -108,20 +108,7 @@ async fn store_daily(
     l: &DailyLists,
     now: DateTime<Utc>,
 ) -> Result<i64, JobError> {
-    let title = l.title();
-    let xlsx = report::render::daily::xlsx(l).map_err(|e| JobError::Render(title.clone(), e))?;
-    let new = NewReport {
-        kind: StoredKind::Daily,
-        organisation_id: l.office.id,
-        period,
-        start: l.start,
-        end: l.end,
-        title,
-        summary: l.summary(),
-        html: report::render::daily::html(l),
-        xlsx,
-        ranked: None,
-    };
+    let new = NewReport::of_lists(l, period).map_err(|e| JobError::Render(l.title(), e))?;
     let to = store::recipients(pool, l.office.id, &config.recipients).await?;
     Ok(store::store(pool, &new, &to, now).await?)
 }

@@ -715,26 +715,11 @@ async fn kept_rankings_count_the_weeks_in_a_row_an_office_was_criticised_and_cal
     assert!(week(&fx, fx.county).await.ranking.iter().all(|x| x.criticised_streak.is_none()));
 
     // Storing the city's bulletin keeps its ranking (offices and counties), replacing a rerun's.
-    fn new<'a>(r: &'a Report, city: i64) -> tracker::report::store::NewReport<'a> {
-        tracker::report::store::NewReport {
-            kind: tracker::report::store::StoredKind::Weekly,
-            organisation_id: city,
-            period: "2026-W49",
-            start: r.start,
-            end: r.end,
-            title: r.title(),
-            summary: tracker::report::store::summary(r),
-            html: report::render::html(r),
-            xlsx: report::render::xlsx(r).unwrap(),
-            ranked: Some(r),
-        }
-    }
-    let first =
-        tracker::report::store::store(&fx.db.pool, &new(&r, fx.city), &["a@x.cn".into()], t(AS_OF)).await.unwrap();
-    let again =
-        tracker::report::store::store(&fx.db.pool, &new(&r, fx.city), &["a@x.cn".into(), "b@x.cn".into()], t(AS_OF))
-            .await
-            .unwrap();
+    let new = |r| tracker::report::store::NewReport::of(r, "2026-W49").unwrap().expect("a week's report is kept");
+    let first = tracker::report::store::store(&fx.db.pool, &new(&r), &["a@x.cn".into()], t(AS_OF)).await.unwrap();
+    let again = tracker::report::store::store(&fx.db.pool, &new(&r), &["a@x.cn".into(), "b@x.cn".into()], t(AS_OF))
+        .await
+        .unwrap();
     assert_eq!(first, again, "one report per kind, organisation and period");
     let rows: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT unit, count(*), string_agg(verdict, ',' ORDER BY rank) FROM rankings WHERE period_start = $1

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+use super::daily::DailyLists;
 use super::render::{self, RenderError};
 use super::{PeriodKind, Report};
 
@@ -88,6 +89,25 @@ impl<'a> NewReport<'a> {
             xlsx: render::xlsx(r)?,
             ranked: (r.scope.org.kind == "city").then_some(r),
         }))
+    }
+}
+
+impl<'a> NewReport<'a> {
+    /// An office's morning lists as they are kept: both documents and the lists' lengths.
+    /// `period` is the lists' day written out (2026-12-07).
+    pub fn of_lists(l: &DailyLists, period: &'a str) -> Result<Self, RenderError> {
+        Ok(NewReport {
+            kind: StoredKind::Daily,
+            organisation_id: l.office.id,
+            period,
+            start: l.start,
+            end: l.end,
+            title: l.title(),
+            summary: l.summary(),
+            html: render::daily::html(l),
+            xlsx: render::daily::xlsx(l)?,
+            ranked: None,
+        })
     }
 }
 
