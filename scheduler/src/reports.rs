@@ -14,8 +14,6 @@ use crate::calendar::Job;
 use crate::config::SchedulerConfig;
 use crate::mail::{File, Mail};
 
-pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error("period {0:?}: {1}")]
@@ -158,6 +156,10 @@ pub fn compose(m: &ReportMail, console_url: &str) -> Mail {
         recipient: m.recipient.clone(),
         subject: format!("【社区矫正电子监管】{title}"),
         body,
-        attachment: m.xlsx.clone().map(|bytes| File { name: format!("{title}.xlsx"), content_type: XLSX, bytes }),
+        attachment: m.xlsx.clone().map(|bytes| File {
+            name: format!("{title}.xlsx"),
+            content_type: report::render::xlsx::CONTENT_TYPE,
+            bytes,
+        }),
     }
 }

@@ -147,7 +147,7 @@ async fn xlsx(State(state): State<AppState>, who: StaffUser, Path(id): Path<i64>
     let bytes = docs.xlsx.ok_or_else(|| ApiError::NotFound(format!("report {id} has no workbook")))?;
     Ok((
         [
-            (header::CONTENT_TYPE, scheduler::reports::XLSX.to_string()),
+            (header::CONTENT_TYPE, tracker::report::render::xlsx::CONTENT_TYPE.to_string()),
             (header::CONTENT_DISPOSITION, disposition("attachment", id, &docs.title, "xlsx")),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
             (header::CACHE_CONTROL, "private, no-store".to_string()),

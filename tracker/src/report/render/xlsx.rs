@@ -8,6 +8,9 @@ use super::tables::{tables, Cell, Table};
 use super::RenderError;
 use crate::report::Report;
 
+/// The media type of a workbook, for downloads and mail attachments.
+pub const CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
 pub fn xlsx(report: &Report) -> Result<Vec<u8>, RenderError> {
     workbook(&report.title(), tables(report))
 }
