@@ -67,7 +67,8 @@ pub enum Command {
     /// Staff accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
-    /// Write a report (周报, 月报, 日报) for the city, a county or an office: HTML or XLSX.
+    /// Write a report (周报, 月报, 日报) for the city, a county or an office: HTML, XLSX or PDF; a
+    /// week's or a month's is also kept for the console.
     Report(ReportArgs),
 }
 
