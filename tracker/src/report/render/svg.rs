@@ -58,20 +58,10 @@ pub fn alarms_per_day(r: &Report) -> String {
     let (w, h, left, top, bottom) = (720.0, 280.0, 44.0, 16.0, 64.0);
     let plot_w = w - left - 12.0;
     let plot_h = h - top - bottom;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="每日报警数（按类型）">"#
-    );
+    let mut s = open(w, h, "每日报警数（按类型）");
     let max = nice_max(totals.iter().copied().max().unwrap_or(0));
     if totals.iter().all(|t| *t == 0) {
-        let _ = write!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="middle" class="muted">本期无报警</text></svg>"#,
-            w / 2.0,
-            h / 2.0
-        );
-        return s;
+        return nothing(s, w, h, "本期无报警");
     }
     y_axis(&mut s, max, left, top, plot_w, plot_h);
     let slot = plot_w / days.len() as f64;
@@ -146,11 +136,7 @@ pub fn success_per_county(r: &Report) -> String {
     let (w, left, right, row_h, top) = (720.0, 110.0, 70.0, 26.0, 10.0);
     let plot_w = w - left - right;
     let h = top * 2.0 + row_h * rows.len().max(1) as f64 + 18.0;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="各区县定位成功率">"#
-    );
+    let mut s = open(w, h, "各区县定位成功率");
     for (i, (name, rate, issued)) in rows.iter().enumerate() {
         let y = top + row_h * i as f64;
         let _ = write!(
@@ -206,19 +192,9 @@ pub fn resolve_distribution(r: &Report) -> String {
     let (w, h, left, top, bottom) = (720.0, 240.0, 44.0, 16.0, 36.0);
     let plot_w = w - left - 12.0;
     let plot_h = h - top - bottom;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="处置用时分布">"#
-    );
+    let mut s = open(w, h, "处置用时分布");
     if counts.iter().all(|c| *c == 0) {
-        let _ = write!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="middle" class="muted">本期无办结的报警</text></svg>"#,
-            w / 2.0,
-            h / 2.0
-        );
-        return s;
+        return nothing(s, w, h, "本期无办结的报警");
     }
     let max = nice_max(counts.iter().copied().max().unwrap_or(0));
     y_axis(&mut s, max, left, top, plot_w, plot_h);
@@ -238,6 +214,18 @@ pub fn resolve_distribution(r: &Report) -> String {
         );
     }
     s.push_str("</svg>");
+    s
+}
+
+/// A chart's opening tag, named for screen readers.
+fn open(w: f64, h: f64, label: &str) -> String {
+    format!(r#"<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{label}">"#)
+}
+
+/// Closes a chart that has nothing to draw with `message` in its middle.
+fn nothing(mut s: String, w: f64, h: f64, message: &str) -> String {
+    let _ =
+        write!(s, r#"<text x="{}" y="{}" text-anchor="middle" class="muted">{message}</text></svg>"#, w / 2.0, h / 2.0);
     s
 }
 
