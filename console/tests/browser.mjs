@@ -29,10 +29,11 @@ const requests = [];
 const consoleErrors = [];
 const pageErrors = [];
 const badResponses = [];
-/** 4xx answers the test itself provokes: the first /auth/me before login, the out-of-scope person. */
+/** 4xx answers the test itself provokes: the first /auth/me before login, the out-of-scope person, the missing report. */
 const expectedBad = [
   { status: 401, test: (u) => u.pathname === '/api/v1/auth/me' },
   { status: 404, test: (u) => new RegExp(`^/api/v1/persons/${fx.out_of_scope_person}(/|$)`).test(u.pathname) },
+  { status: 404, test: (u) => u.pathname === `/api/v1/reports/${fx.report + 1000000}` },
 ];
 
 const browser = await chromium.launch({

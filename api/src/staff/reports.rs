@@ -1,6 +1,6 @@
 //! Stored reports (the morning lists, weekly and monthly reports the calendar jobs make), for
 //! staff within their organisation's subtree: `GET /api/v1/reports?kind=&before=&limit=`, newest
-//! first, and each one's documents, `GET /api/v1/reports/{id}/html` (the printable page) and
+//! first, `GET /api/v1/reports/{id}`, and each one's documents, `GET /api/v1/reports/{id}/html` (the printable page) and
 //! `GET /api/v1/reports/{id}/xlsx` (the workbook). A report outside the account's subtree answers
 //! 404, as a missing one. Every download is audited: the lists name persons.
 
@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::server::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(html)).routes(routes!(xlsx))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(one)).routes(routes!(html)).routes(routes!(xlsx))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -71,9 +71,23 @@ async fn list(State(state): State<AppState>, who: StaffUser, Query(q): Query<Q>)
     };
     let rows = store::list(&state.pool, who.principal.organisation_id, kind, q.before, limit).await?;
     let next = super::next_cursor(rows.iter().map(|r| r.id), limit);
-    let items = rows
-        .into_iter()
-        .map(|r| Item {
+    Ok(Json(Page { items: rows.into_iter().map(Item::from).collect(), next }))
+}
+
+/// One report as the list shows it (its documents are `…/html` and `…/xlsx`).
+#[utoipa::path(get, path = "/api/v1/reports/{id}", tag = "reports",
+    params(("id" = i64, Path, description = "the report")),
+    responses((status = 200, description = "the report, as listed", body = Item)))]
+async fn one(State(state): State<AppState>, who: StaffUser, Path(id): Path<i64>) -> Result<Json<Item>, ApiError> {
+    let r = store::one(&state.pool, who.principal.organisation_id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("report {id}")))?;
+    Ok(Json(Item::from(r)))
+}
+
+impl From<store::Listed> for Item {
+    fn from(r: store::Listed) -> Item {
+        Item {
             id: r.id,
             kind: r.kind,
             organisation_id: r.organisation_id,
@@ -86,9 +100,8 @@ async fn list(State(state): State<AppState>, who: StaffUser, Query(q): Query<Q>)
             summary: r.summary,
             mails: r.mails,
             mails_sent: r.mails_sent,
-        })
-        .collect();
-    Ok(Json(Page { items, next }))
+        }
+    }
 }
 
 /// Report `id` in `who`'s scope, its download audited.

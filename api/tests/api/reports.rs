@@ -59,6 +59,11 @@ async fn reports_are_listed_served_and_audited_within_scope() {
     let (status, body) = app.staff("GET", "/api/v1/reports?kind=yearly", "chen.city", None).await;
     assert_eq!((status, body["field"].as_str()), (400, Some("kind")), "{body}");
 
+    // One report as listed, for the console's view of it.
+    let (status, one) = app.staff("GET", &format!("/api/v1/reports/{id}"), "wang.county", None).await;
+    assert_eq!((status, one["title"].as_str()), (200, Some(title.as_str())), "{one}");
+    assert_eq!(app.staff("GET", &format!("/api/v1/reports/{id}"), "zhao.county", None).await.0, 404);
+
     // The page: self-contained, confined, not cached.
     let page = get(&app, &format!("/api/v1/reports/{id}/html"), "wang.county").await;
     assert_eq!(page.status(), 200);

@@ -244,6 +244,22 @@ pub async fn list(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<Listed>, sqlx::Error> {
+    listed(pool, scope, kind, before, None, limit).await
+}
+
+/// Report `id` as the list shows it, if its organisation is within `scope`.
+pub async fn one(pool: &PgPool, scope: i64, id: i64) -> Result<Option<Listed>, sqlx::Error> {
+    Ok(listed(pool, scope, None, None, Some(id), 1).await?.pop())
+}
+
+async fn listed(
+    pool: &PgPool,
+    scope: i64,
+    kind: Option<StoredKind>,
+    before: Option<i64>,
+    id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Listed>, sqlx::Error> {
     sqlx::query_as(
         "SELECT r.id, r.kind, r.organisation_id, o.name AS organisation_name, r.period, r.period_start, r.period_end,
                 r.title, r.generated_at, r.summary,
@@ -251,13 +267,14 @@ pub async fn list(
                 (SELECT count(*) FROM report_mails m WHERE m.report_id = r.id AND m.state = 'sent') AS mails_sent
          FROM reports r JOIN organisations o ON o.id = r.organisation_id
          WHERE org_within(r.organisation_id, $1) AND ($2::text IS NULL OR r.kind = $2)
-           AND ($3::bigint IS NULL OR r.id < $3)
+           AND ($3::bigint IS NULL OR r.id < $3) AND ($5::bigint IS NULL OR r.id = $5)
          ORDER BY r.id DESC LIMIT $4",
     )
     .bind(scope)
     .bind(kind.map(StoredKind::as_str))
     .bind(before)
     .bind(limit)
+    .bind(id)
     .fetch_all(pool)
     .await
 }
