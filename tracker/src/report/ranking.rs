@@ -79,7 +79,8 @@ impl Unit {
         }
     }
 
-    fn group(self, id: i64) -> Group {
+    /// The breakdown row of unit `id`.
+    pub(crate) fn group(self, id: i64) -> Group {
         match self {
             Unit::Office => Group::Office(id),
             Unit::County => Group::County(id),

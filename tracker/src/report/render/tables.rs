@@ -367,13 +367,10 @@ fn ranking_table(r: &Report, unit: Unit, ranked: &[Ranked]) -> Table {
         .iter()
         .map(|x| {
             let mut row = vec![Cell::Int(x.rank as i64)];
-            match unit {
-                Unit::Office => {
-                    row.push(Cell::text(r.scope.county_of(x.organisation_id)));
-                    row.push(Cell::text(r.scope.group_name(Group::Office(x.organisation_id))));
-                }
-                Unit::County => row.push(Cell::text(r.scope.group_name(Group::County(x.organisation_id)))),
+            if unit == Unit::Office {
+                row.push(Cell::text(r.scope.county_of(x.organisation_id)));
             }
+            row.push(Cell::text(r.scope.group_name(unit.group(x.organisation_id))));
             row.extend([
                 Cell::Score(x.score),
                 Cell::Pct(x.success_rate),
@@ -394,14 +391,8 @@ fn ranking_table(r: &Report, unit: Unit, ranked: &[Ranked]) -> Table {
         Unit::Office => ("司法所排名", "司法所综合排名", "无参与排名的司法所。"),
         Unit::County => ("区县排名", "区县综合排名", "无参与排名的区县。"),
     };
-    let talks: Vec<String> = ranked
-        .iter()
-        .filter(|x| x.talk())
-        .map(|x| match unit {
-            Unit::Office => r.scope.group_name(Group::Office(x.organisation_id)),
-            Unit::County => r.scope.group_name(Group::County(x.organisation_id)),
-        })
-        .collect();
+    let talks: Vec<String> =
+        ranked.iter().filter(|x| x.talk()).map(|x| r.scope.group_name(unit.group(x.organisation_id))).collect();
     let note = if ranked.is_empty() {
         Some(none.to_string())
     } else if !talks.is_empty() {
