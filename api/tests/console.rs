@@ -31,7 +31,7 @@ async fn account(db: &cctrack_tests::TestDb, org: i64, username: &str, role: Rol
 async fn store_daily_report(db: &cctrack_tests::TestDb, office: i64) -> i64 {
     use tracker::report::{daily, store};
     let now = chrono::Utc::now();
-    let day = (now + chrono::Duration::hours(8)).date_naive() + chrono::Duration::days(1);
+    let day = tracker::time::local(now).date_naive() + chrono::Duration::days(1);
     let period = day.format("%Y-%m-%d").to_string();
     let lists = daily::build(&db.pool, office, day, now, "http://127.0.0.1:8080").await.unwrap();
     let l = lists.iter().find(|l| l.office.id == office).expect("the office's lists (it has persons)");

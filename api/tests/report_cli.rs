@@ -108,7 +108,7 @@ async fn this_weeks_report_as_a_workbook_and_a_page_and_every_flag_checked() {
     // The week's reports are kept, one per organisation and period (a run again replaces it),
     // for the console's list; a day's report is written but not kept.
     let day = dir.join("day.html");
-    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive().to_string();
+    let today = tracker::time::local(Utc::now()).date_naive().to_string();
     let out = common::cctrack(&db.url)
         .args(["report", "--period", &today, "--format", "html", "--out"])
         .arg(&day)

@@ -11,7 +11,7 @@ use crate::helpers::{account, orgs, person, spawn_app, TestApp, PASSWORD};
 
 /// The county's report of this week, kept as the Monday job keeps it; its id and title.
 async fn county_week(app: &TestApp, county: i64) -> (i64, String) {
-    let week = (Utc::now() + chrono::Duration::hours(8)).date_naive().iso_week();
+    let week = tracker::time::local(Utc::now()).date_naive().iso_week();
     let period = format!("{}-W{:02}", week.year(), week.week());
     let r = build(&app.db.pool, county, &Period::parse(&period).unwrap(), Utc::now()).await.unwrap();
     let new = NewReport::of(&r, &period).unwrap().expect("a week's report is kept");
