@@ -140,6 +140,13 @@ impl World {
         self.clock.now()
     }
 
+    /// Sets the clock to a weekday morning (Wednesday 2 December 2026, 10:00 in Beijing), so an
+    /// alarm opened within the hour before meets the county step alone whatever the hour the
+    /// test runs at: one opened from 22:00 on goes to the city with the county.
+    fn set_weekday_morning(&self) {
+        self.clock.set(local("2026-12-02T10:00:00"));
+    }
+
     async fn fix(&self, person: i64, at: DateTime<Utc>) {
         let device = tracker::device::info(&self.db.pool, self.devices[&person]).await.unwrap().unwrap();
         let raw = RawFix {
@@ -475,6 +482,7 @@ async fn two_schedulers_racing_take_each_step_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_lost_mid_step_leaves_it_to_the_next_one_which_takes_it_once() {
     let w = world().await;
+    w.set_weekday_morning();
     let p = &w.db.pool;
     // Leadership: one holder at a time; the lock goes with its connection.
     let first = tracker::schedule::leader::try_lead(p, "host-a:1", w.now()).await.unwrap().expect("the first leads");
@@ -607,6 +615,7 @@ fn readable(mail: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escalation_notices_reach_a_real_smtp_server_in_chinese_and_once_after_a_refusal() {
     let w = world().await;
+    w.set_weekday_morning();
     sqlx::query("UPDATE persons SET last_fix_at = now(), last_fix_position = ST_SetSRID(ST_MakePoint(122.235, 40.667), 4326) WHERE id = $1")
         .bind(w.strict).execute(&w.db.pool).await.unwrap();
     let sink = Sink::start(2);
@@ -649,6 +658,7 @@ async fn escalation_notices_reach_a_real_smtp_server_in_chinese_and_once_after_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_mail_server_notices_are_recorded_as_not_sent() {
     let w = world().await;
+    w.set_weekday_morning();
     let s = w.scheduler(SchedulerConfig::default());
     let alarm = w.alarm(w.strict, Kind::FenceExit, w.now() - Duration::minutes(40)).await;
     s.tick().await.unwrap();
