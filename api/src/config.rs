@@ -363,6 +363,7 @@ mod tests {
             ("[mail]\nsmtp_host = \"mail\"\n", "mail.from"),
             ("[mail]\nrecipients = { \"yingkou\" = [] }\n", "mail.recipients"),
             ("[gateway]\nurl = \"ftp://x\"\n", "gateway.url"),
+            ("[gateway]\nurl = \"http://\"\n", "gateway.url"),
             ("[scheduler]\nintervals = 3\n", "intervals"),
             ("[scheduler]\nconsole_url = \"cctrack.sfj.example.cn\"\n", "scheduler.console_url"),
             ("[scheduler]\nconsole_url = \"https://\"\n", "scheduler.console_url"),

@@ -177,18 +177,14 @@ pub(super) fn load(
         }
     }
     let gateway = match value::<String>(env, "gateway", "url", g.url)?.filter(|u| !u.trim().is_empty()) {
-        Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-            bail!("gateway.url: {url:?} is not an http:// or https:// URL")
+        Some(url) => {
+            Some(GatewayConfig { url: http_url("gateway.url", url)?, token: value(env, "gateway", "token", g.token)? })
         }
-        Some(url) => Some(GatewayConfig { url, token: value(env, "gateway", "token", g.token)? }),
         None => None,
     };
     // Mails and the morning lists link to it: a bare host name would make every link dead.
     let console_url = value::<String>(env, "scheduler", "console_url", s.console_url)?.unwrap_or(d.console_url);
-    let host = console_url.strip_prefix("http://").or_else(|| console_url.strip_prefix("https://"));
-    if host.is_none_or(|h| h.is_empty() || h.contains(char::is_whitespace) || h.contains(['"', '<', '>'])) {
-        bail!("scheduler.console_url: {console_url:?} is not an http:// or https:// URL");
-    }
+    let console_url = http_url("scheduler.console_url", console_url)?;
     Ok(SchedulerConfig {
         enabled: value(env, "scheduler", "enabled", s.enabled)?.unwrap_or(true),
         intervals,
@@ -206,4 +202,14 @@ pub(super) fn load(
 /// The address parser, through the scheduler's mail module (the api crate does not send mail).
 mod lettre_address {
     pub use scheduler::mail::Mailbox;
+}
+
+/// `url` if it is an http:// or https:// URL with a host and nothing a link or a request line
+/// would break on; the error names `key`.
+fn http_url(key: &str, url: String) -> anyhow::Result<String> {
+    let host = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    if host.is_none_or(|h| h.is_empty() || h.contains(char::is_whitespace) || h.contains(['"', '<', '>'])) {
+        bail!("{key}: {url:?} is not an http:// or https:// URL");
+    }
+    Ok(url)
 }
