@@ -28,6 +28,11 @@ pub enum Sent {
     NotConfigured,
 }
 
+/// How every mail's subject begins and its body ends, notices and reports alike. The city is
+/// not named here: one build serves any city, and the text above the signature names the units.
+pub const SUBJECT_PREFIX: &str = "【社区矫正电子监管】";
+pub const SIGNATURE: &str = "——社区矫正电子监管系统（自动发送，请勿回复）";
+
 /// One message of an outbox.
 #[derive(Debug, Clone)]
 pub struct Mail {

@@ -5,6 +5,7 @@ use tracker::alarm::Kind;
 use tracker::schedule::escalation::{DueStep, NewNotice};
 
 use crate::ladder::Step;
+use crate::mail::{SIGNATURE, SUBJECT_PREFIX};
 
 /// The notices of a step, one per recipient.
 pub fn compose(due: &DueStep, step: Step, recipients: &[String], console_url: &str) -> Vec<NewNotice> {
@@ -15,8 +16,7 @@ pub fn compose(due: &DueStep, step: Step, recipients: &[String], console_url: &s
         "ordinary" => "普管",
         _ => "严管",
     };
-    let subject =
-        format!("【社区矫正电子监管】{}：{}（{}，{}）", step.label_zh(), kind, due.person_name, due.office_name);
+    let subject = format!("{SUBJECT_PREFIX}{}：{}（{}，{}）", step.label_zh(), kind, due.person_name, due.office_name);
     let position = match (due.last_lat, due.last_lon, due.last_fix_at) {
         (Some(lat), Some(lon), Some(at)) => format!("北纬 {lat:.5}，东经 {lon:.5}（WGS-84，{}）", local(at)),
         _ => "暂无定位".to_string(),
@@ -27,7 +27,7 @@ pub fn compose(due: &DueStep, step: Step, recipients: &[String], console_url: &s
         Step::Overnight => "报警已过夜。",
     };
     let body = format!(
-        "{why}\n\n社区矫正对象：{}（{}{}）\n所属司法所：{}（{}）\n报警类型：{}\n报警时间：{}\n{}最后位置：{}\n\n请及时核实处置：{}/alarms/{}\n\n——营口市社区矫正电子监管系统（自动发送，请勿回复）\n",
+        "{why}\n\n社区矫正对象：{}（{}{}）\n所属司法所：{}（{}）\n报警类型：{}\n报警时间：{}\n{}最后位置：{}\n\n请及时核实处置：{}/alarms/{}\n\n{SIGNATURE}\n",
         due.person_name,
         level,
         if due.is_key { "，重点" } else { "" },

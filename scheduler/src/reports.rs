@@ -12,7 +12,7 @@ use tracker::report::{self, Period, Report, ReportError};
 
 use crate::calendar::Job;
 use crate::config::SchedulerConfig;
-use crate::mail::{File, Mail};
+use crate::mail::{File, Mail, SIGNATURE, SUBJECT_PREFIX};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -143,7 +143,7 @@ pub fn compose(m: &ReportMail, console_url: &str) -> Mail {
         )
     };
     let body = format!(
-        "{}：\n\n{}（{}）已生成。\n{}\n\n详见附件，或在监管平台查看：{}/reports/{}\n\n——营口市社区矫正电子监管系统（自动发送，请勿回复）\n",
+        "{}：\n\n{}（{}）已生成。\n{}\n\n详见附件，或在监管平台查看：{}/reports/{}\n\n{SIGNATURE}\n",
         m.organisation_name,
         m.title,
         m.period,
@@ -154,7 +154,7 @@ pub fn compose(m: &ReportMail, console_url: &str) -> Mail {
     Mail {
         key: format!("report-mail-{}", m.id),
         recipient: m.recipient.clone(),
-        subject: format!("【社区矫正电子监管】{title}"),
+        subject: format!("{SUBJECT_PREFIX}{title}"),
         body,
         attachment: m.xlsx.clone().map(|bytes| File {
             name: format!("{title}.xlsx"),
